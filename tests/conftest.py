@@ -1,0 +1,48 @@
+"""Shared fixtures: where the real data and the Onyxia conformance fixtures lie; a real SeaweedFS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from sardonyx.storage import S3Credentials, SeaweedFS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = (REPO_ROOT.parent / "shared").resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout: real data (``data/``) and Onyxia fixtures (``fixtures/onyxia``)."""
+    if not SHARED.is_dir():
+        pytest.fail(f"the shared folder is missing: {SHARED} (tests read real data and fixtures from it)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def onyxia_fixtures(shared_dir: Path) -> Path:
+    return shared_dir / "fixtures" / "onyxia"
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """A real SeaweedFS (`weed mini`) on free loopback ports for the whole test session, stopped at the end.
+
+    Use ``seaweedfs.endpoint`` for admin access, or the ``s3_project`` fixture for a bucket with scoped keys.
+    """
+    from sardonyx.storage.testing import running_seaweedfs
+
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_project(seaweedfs: SeaweedFS) -> S3Credentials:
+    """A fresh bucket (``test-<hex>``) in the session's SeaweedFS, with credentials scoped to it."""
+    from sardonyx.storage.testing import project_credentials
+
+    return project_credentials(seaweedfs)

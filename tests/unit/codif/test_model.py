@@ -1,0 +1,164 @@
+"""The model on the tiny data: training, the Coder contract, persistence, the pyfunc wrapper, fast TF-IDF."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from codif.data import build_corpus
+from codif.errors import CodifDataError, InvalidParameter, ModelNotFound
+from codif.forms import Form, Prediction
+from codif.linear import FastTfidf
+from codif.model import CodifModel
+from codif.nomenclature import Nomenclature
+from codif.params import ModelParams
+from codif.pyfunc import CodifPyfunc, forms_from_frame, predictions_frame
+
+
+@pytest.fixture(scope="module")
+def corpus(nomenclature: Nomenclature, data_dir: Path) -> pd.DataFrame:
+    return build_corpus(nomenclature, [data_dir / "labeled/gold_dev.csv"], data_dir=data_dir)
+
+
+@pytest.fixture(scope="module")
+def model(corpus: pd.DataFrame, nomenclature: Nomenclature) -> CodifModel:
+    return CodifModel.train(corpus, nomenclature, ModelParams(), info={"corpus_hash": "x"})
+
+
+def test_the_model_codes_forms_like_the_data_says(model: CodifModel) -> None:
+    predictions = model.predict_forms(
+        [Form("Livreur de repas à vélo", type_form="X"), Form("Boulangerie", type_form="M", nature="10")], k=3
+    )
+    assert [p.candidates[0].code for p in predictions] == ["5320Z", "1071C"]
+    first = predictions[0]
+    assert isinstance(first, Prediction)
+    assert len(first.candidates) <= 3
+    probabilities = [c.probability for c in first.candidates]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert first.candidates[0].label == "Autres activités de poste et de courrier"
+    assert 0.0 <= first.ic <= 1.0
+
+
+def test_probabilities_sum_to_one_and_ic_is_p1_minus_p2(model: CodifModel) -> None:
+    forms = [Form("vente de vêtements sur internet"), Form("location meublée")]
+    matrix = model.probabilities(forms)
+    assert matrix.shape == (2, len(model.classes))
+    np.testing.assert_allclose(matrix.sum(axis=1), 1.0, rtol=1e-5)
+    ordered = np.sort(matrix, axis=1)[:, ::-1]
+    predictions = model.predict_forms(forms, k=1, prob_min=0.0)
+    for row, prediction in enumerate(predictions):
+        assert len(prediction.candidates) == 1
+        assert prediction.ic == pytest.approx(ordered[row, 0] - ordered[row, 1], abs=1e-6)
+
+
+def test_prob_min_filters_candidates_but_not_ic(model: CodifModel) -> None:
+    [everything] = model.predict_forms([Form("boulangerie")], k=7, prob_min=0.0)
+    [filtered] = model.predict_forms([Form("boulangerie")], k=7, prob_min=everything.candidates[1].probability)
+    assert len(everything.candidates) == 7
+    assert len(filtered.candidates) == 2
+    assert filtered.ic == everything.ic
+    [none] = model.predict_forms([Form("boulangerie")], k=5, prob_min=1.1)
+    assert none.candidates == ()
+
+
+def test_empty_descriptions_are_refused_by_position(model: CodifModel) -> None:
+    with pytest.raises(CodifDataError) as caught:
+        model.predict_forms([Form("ok"), Form(""), Form("12 !!")])
+    assert [v.path for v in caught.value.violations] == ["forms[1].description", "forms[2].description"]
+    assert model.predict_forms([]) == []
+
+
+def test_save_and_load_give_the_same_answers(model: CodifModel, tmp_path: Path) -> None:
+    folder = model.save(tmp_path / "m")
+    again = CodifModel.load(folder)
+    forms = [Form("boulangerie pâtisserie", type_form="C"), Form("livreur")]
+    np.testing.assert_allclose(again.probabilities(forms), model.probabilities(forms), rtol=1e-6)
+    assert again.info["corpus_hash"] == "x"
+    with pytest.raises(ModelNotFound):
+        CodifModel.load(tmp_path / "empty")
+
+
+def test_fasttext_baseline_and_ensemble_train(corpus: pd.DataFrame, nomenclature: Nomenclature, tmp_path: Path) -> None:
+    small = ModelParams(model="fasttext", dim=10, epoch=5, bucket=1000, min_count=1, thread=1)
+    baseline = CodifModel.train(corpus, nomenclature, small)
+    [prediction] = baseline.predict_forms([Form("boulangerie", type_form="M")], k=2, prob_min=0.0)
+    assert len(prediction.candidates) == 2
+    again = CodifModel.load(baseline.save(tmp_path / "ft"))
+    np.testing.assert_allclose(
+        again.probabilities([Form("boulangerie")]), baseline.probabilities([Form("boulangerie")]), rtol=1e-5
+    )
+    ensemble = CodifModel.train(corpus, nomenclature, small.replace(model="ensemble"))
+    np.testing.assert_allclose(ensemble.probabilities([Form("livreur")]).sum(), 1.0, rtol=1e-5)
+
+
+def test_a_diverging_fasttext_is_a_clear_error(corpus: pd.DataFrame, nomenclature: Nomenclature) -> None:
+    params = ModelParams(model="fasttext", dim=10, epoch=50, lr=1e6, bucket=1000, min_count=1, thread=1)
+    with pytest.raises(InvalidParameter, match="fastText training failed"):
+        CodifModel.train(corpus, nomenclature, params)
+
+
+def test_the_fast_scoring_path_equals_the_plain_products(model: CodifModel) -> None:
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize
+
+    from codif.model import prepare
+
+    scorer = model.tfidf
+    assert scorer is not None
+    forms = [Form("Boulangerie pâtisserie artisanale", type_form="M"), Form("Livreur à vélo"), Form("zzz qqq")]
+    prepared = [prepare(form) for form in forms]
+    plain = normalize(
+        sp.hstack(
+            [scorer.char.transform([p.words for p in prepared]), scorer.word.transform([p.stems for p in prepared])],
+            format="csr",
+        )
+    )
+    fast = scorer._text_matrix(prepared)
+    np.testing.assert_allclose(fast.toarray(), plain.toarray(), rtol=1e-5, atol=1e-6)
+    weights = sp.vstack([sp.csr_matrix(scorer.head_weights), scorer.tail_weights]).tocsr()[scorer.permutation]
+    np.testing.assert_allclose(scorer._products(fast), (plain @ weights).toarray(), rtol=1e-4, atol=1e-5)
+
+
+def test_fast_tfidf_equals_scikit_learn() -> None:
+    rng = random.Random(0)
+    alphabet = "abcdefghij"
+    documents = [
+        " ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 9))) for _ in range(rng.randint(0, 6)))
+        for _ in range(300)
+    ]
+    for vectorizer in (
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=False),
+        TfidfVectorizer(analyzer="word", ngram_range=(1, 2), token_pattern=r"\S+", sublinear_tf=True, lowercase=False),
+    ):
+        vectorizer.fit(documents[:200])
+        fast = FastTfidf(vectorizer)
+        expected = vectorizer.transform(documents[200:]).toarray()
+        np.testing.assert_allclose(fast.transform(documents[200:]).toarray(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_pyfunc_table_in_table_out(model: CodifModel) -> None:
+    wrapper = CodifPyfunc()
+    wrapper.model = model
+    table = pd.DataFrame(
+        {
+            "description": ["Boulangerie artisanale", "Livreur Uber Eats"],
+            "type_form": ["M", None],
+            "nature": ["10", float("nan")],
+        }
+    )
+    out = wrapper.predict(None, table, params={"k": 2, "prob_min": 0.0})
+    assert list(out.columns) == ["code_1", "label_1", "probability_1", "code_2", "label_2", "probability_2", "ic"]
+    assert list(out["code_1"]) == ["1071C", "5320Z"]
+    forms = forms_from_frame(table)
+    assert forms[1].type_form is None
+    assert forms[1].nature is None
+    assert wrapper.predict_forms(forms, k=2) == model.predict_forms(forms, k=2)
+    with pytest.raises(CodifDataError, match="description"):
+        wrapper.predict(None, pd.DataFrame({"text": ["x"]}))
+    empty = predictions_frame([], 1)
+    assert list(empty.columns) == ["code_1", "label_1", "probability_1", "ic"]

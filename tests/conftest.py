@@ -46,3 +46,29 @@ def s3_project(seaweedfs: SeaweedFS) -> S3Credentials:
     from sardonyx.storage.testing import project_credentials
 
     return project_credentials(seaweedfs)
+
+
+_MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_mlflow_settings() -> Iterator[None]:
+    """Put MLflow's process-wide settings back after each test: its tracking and registry URIs (which
+    ``mlflow.set_tracking_uri`` keeps in a module global *and* in the environment) and the ``MLFLOW_*`` variables a
+    command run in-process (``codif train --tracking-uri``) sets, so that no test sees another's MLflow."""
+    import os
+    import sys
+
+    saved = {name: os.environ.get(name) for name in _MLFLOW_ENV}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    if "mlflow" in sys.modules:
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        tracking_utils._tracking_uri = None
+        registry_utils._registry_uri = None

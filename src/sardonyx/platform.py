@@ -219,13 +219,16 @@ class Platform:
         pid, restarts, last exit, message): what the health check reports."""
         catalogs = {state.id: state.loaded for state in self.catalogs.states()} if self.ready else {}
         s3_ok = self.seaweedfs.is_healthy() if (self.ready and self.seaweedfs is not None) else self.ready
+        supervision = self.s3_supervisor.snapshot().as_dict() if self.s3_supervisor is not None else None
+        if supervision is not None and supervision["state"] != "running":
+            s3_ok = False  # a server being restarted may answer before its restart is complete: not ready yet
         health: dict[str, Any] = {
             "ready": self.ready and s3_ok and all(catalogs.values()),
             "s3": s3_ok,
             "catalogs": catalogs,
         }
-        if self.s3_supervisor is not None:
-            health["s3Server"] = self.s3_supervisor.snapshot().as_dict()
+        if supervision is not None:
+            health["s3Server"] = supervision
         return health
 
     def status(self) -> dict[str, Any]:

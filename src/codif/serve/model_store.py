@@ -109,9 +109,9 @@ class MlflowModelSource:
         if self._client is None:
             import mlflow
 
-            if self._tracking_uri:
-                mlflow.set_tracking_uri(self._tracking_uri)
-            self._client = mlflow.MlflowClient()
+            # the URI is given to each call, never set process-wide (``mlflow.set_tracking_uri`` changes the
+            # environment of the whole process)
+            self._client = mlflow.MlflowClient(tracking_uri=self._tracking_uri, registry_uri=self._tracking_uri)
         return self._client
 
     def resolve(self, uri: str) -> ModelRef:
@@ -159,9 +159,13 @@ class MlflowModelSource:
             import mlflow.artifacts
             import mlflow.pyfunc
 
-            self._mlflow_client()  # sets the tracking URI
             if remote:
-                local = mlflow.artifacts.download_artifacts(artifact_uri=ref.pinned_uri, dst_path=str(target))
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=ref.pinned_uri,
+                    dst_path=str(target),
+                    tracking_uri=self._tracking_uri,
+                    registry_uri=self._tracking_uri,
+                )
             else:
                 local = ref.pinned_uri
             _warn_requirement_mismatches(Path(local))

@@ -259,9 +259,32 @@ async def launcher_page(request: Request, catalog_id: str, chart_name: str) -> R
         roles=platform.user.roles,
     )
     friendly_name = (parameters.friendly_name or chart.name).strip()
+    return await _launch_or_render(
+        request,
+        catalog_id,
+        state,
+        friendly_name,
+        session,
+        launch=parameters.auto_launch,
+        show_errors=bool(state.violations),
+    )
+
+
+async def _launch_or_render(
+    request: Request,
+    catalog_id: str,
+    state: LauncherState,
+    friendly_name: str,
+    session: LauncherSession,
+    *,
+    launch: bool,
+    show_errors: bool,
+) -> Response:
+    """Launch when asked and the values and name are valid (then redirect to My services), else render the form
+    with the violations, the name's problems and the launch error."""
     name_errors = _name_problems(friendly_name)
     launch_error = None
-    if parameters.auto_launch and state.valid and not name_errors:
+    if launch and state.valid and not name_errors:
         try:
             service_id = await _launch(request, catalog_id, state, friendly_name, session)
         except SardonyxError as error:
@@ -274,7 +297,7 @@ async def launcher_page(request: Request, catalog_id: str, chart_name: str) -> R
         state,
         friendly_name=friendly_name,
         session=session,
-        show_errors=bool(state.violations),
+        show_errors=show_errors,
         launch_error=launch_error,
         name_errors=name_errors,
     )
@@ -305,24 +328,9 @@ async def launcher_submit(request: Request, catalog_id: str, chart_name: str) ->
     else:
         submitted = apply_action(data, action)
     state = launcher_state(platform.catalogs, chart, context, submitted=submitted, roles=platform.user.roles)
-    name_errors = _name_problems(friendly_name)
-    launch_error = None
-    if action == "launch" and state.valid and not name_errors:
-        try:
-            service_id = await _launch(request, catalog_id, state, friendly_name, session)
-        except SardonyxError as error:
-            launch_error = _describe(error)
-        else:
-            return RedirectResponse(f"/my-services?launched={service_id}", status_code=303)
-    return _render_launcher(
-        request,
-        catalog_id,
-        state,
-        friendly_name=friendly_name,
-        session=session,
-        show_errors=action == "launch",
-        launch_error=launch_error,
-        name_errors=name_errors,
+    launch = action == "launch"
+    return await _launch_or_render(
+        request, catalog_id, state, friendly_name, session, launch=launch, show_errors=launch
     )
 
 

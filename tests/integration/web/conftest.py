@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from sardonyx.settings import Settings
 from sardonyx.state import StateStore
 from sardonyx.storage import CredentialIssuer, SeaweedFS
 from sardonyx.web.assets import ensure_assets
+from tests.threaded_server import threaded_uvicorn
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -47,7 +47,6 @@ class LiveServer:
     url: str
     platform: Platform
     server: uvicorn.Server
-    thread: threading.Thread
     login: str
 
     @property
@@ -79,18 +78,9 @@ def live_server(tmp_path: Path, seaweedfs: SeaweedFS, web_assets: Path) -> Itera
     )
     app = create_app(platform, manage=True, keepalive_seconds=1.0)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="web-live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the web UI's test server did not start")
-        time.sleep(0.05)
-    live = LiveServer(f"http://127.0.0.1:{port}", platform, server, thread, login)
-    try:
+    with threaded_uvicorn(app, port, "web-live-server", timeout=60) as server:
+        live = LiveServer(f"http://127.0.0.1:{port}", platform, server, login)
         yield live
-    finally:
         with live.api() as client:
             for app_data in client.get("/my-lab/services").json().get("apps", []):
                 client.delete("/my-lab/app", params={"path": app_data["id"]})
@@ -98,8 +88,6 @@ def live_server(tmp_path: Path, seaweedfs: SeaweedFS, web_assets: Path) -> Itera
                 if not client.get("/my-lab/services").json().get("apps"):
                     break
                 time.sleep(0.1)
-        server.should_exit = True
-        thread.join(30)
 
 
 @dataclass

@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from rich.console import Console
 
 import sardonyx.cli as cli_module
@@ -32,6 +30,7 @@ from sardonyx.runtimes.fake import FakeRuntime
 from sardonyx.runtimes.local import LocalRuntime
 from sardonyx.settings import Settings
 from sardonyx.state import StateStore
+from tests.threaded_server import threaded_uvicorn
 from tests.unit.services.conftest import BEHAVIOURS, FakeCredentials, write_chart
 
 
@@ -65,25 +64,16 @@ class Cli:
 
 def serve(platform: Platform, data_dir: Path, port: int) -> Iterator[str]:
     app = create_app(platform, manage=True, keepalive_seconds=0.05)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="cli-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the CLI's test server did not start")
-        time.sleep(0.02)
-    files = platform_files(data_dir)
-    lock = acquire_lock(files["lock"])
-    url = f"http://127.0.0.1:{port}"
-    files["state"].write_text(json.dumps({"pid": os.getpid(), "url": url, "startedAt": time.time()}))
-    try:
-        yield url
-    finally:
-        lock.close()
-        files["state"].unlink(missing_ok=True)
-        server.should_exit = True
-        thread.join(30)
+    with threaded_uvicorn(app, port, "cli-test-server"):
+        files = platform_files(data_dir)
+        lock = acquire_lock(files["lock"])
+        url = f"http://127.0.0.1:{port}"
+        files["state"].write_text(json.dumps({"pid": os.getpid(), "url": url, "startedAt": time.time()}))
+        try:
+            yield url
+        finally:
+            lock.close()
+            files["state"].unlink(missing_ok=True)
 
 
 def make_platform(tmp_path: Path, runtime_kind: str) -> tuple[Platform, int]:

@@ -135,7 +135,9 @@ def train(
         corpus = holdout(corpus, holdout_fold)
     _say(f"training {params.model} on {len(corpus)} rows ({int((corpus['source'] == 'expert').sum())} expert)")
     eval_path = evaluation if evaluation is not None else data_file(GOLD_CSV, data_dir)
-    result = train_and_evaluate(params, nomenclature=nomenclature, corpus=corpus, evaluation_file=eval_path)
+    result = train_and_evaluate(
+        params, nomenclature=nomenclature, corpus=corpus, evaluation_file=eval_path, data_dir=data_dir
+    )
     _say(f"trained in {result.seconds:.1f} s")
     if result.evaluation is not None:
         metrics = result.evaluation.metrics
@@ -272,8 +274,11 @@ def cv(
         _print_json(metrics)
     else:
         _show_metrics(metrics, title=f"{folds}-fold cross-validation, {params.model}")
+        (top1_mean, top1_sd), (top5_mean, top5_sd) = metrics["fold_top1_mean_sd"], metrics["fold_top5_mean_sd"]
         console.print(
-            f"per-fold top-1 subclass: {metrics['fold_top1']}; median training {metrics['training_seconds']} s"
+            f"per-fold top-1 subclass: {metrics['fold_top1']} (mean {top1_mean:.4f} ± {top1_sd:.4f}); "
+            f"top-5: {metrics['fold_top5']} (mean {top5_mean:.4f} ± {top5_sd:.4f}); "
+            f"median training {metrics['training_seconds']} s"
         )
 
 

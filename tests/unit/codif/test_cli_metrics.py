@@ -134,3 +134,18 @@ def test_cli_data_build_writes_the_corpus(
     assert captured.out.strip() == str(out)
     assert "data version" in captured.err
     assert out.is_file()
+
+
+def test_cli_train_reads_every_file_from_the_data_dir(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the tiny folder's nomenclature has 7 subclasses: reading Insee's 20 real test cases (codes such as 4776Z)
+    # against it instead of the folder's own 2 would fail with "not a NAF rév. 2 subclass"
+    monkeypatch.chdir(tmp_path)
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    code = _run(["train", "--data-dir", str(data_dir), "--tracking-uri", tracking, "--no-register"], monkeypatch)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Insee test cases passed:" in captured.err
+    assert "/2\n" in captured.err
+    assert captured.out.strip().startswith(("runs:/", "models:/"))

@@ -84,7 +84,9 @@ def test_save_and_load_give_the_same_answers(model: CodifModel, tmp_path: Path) 
 
 
 def test_fasttext_baseline_and_ensemble_train(corpus: pd.DataFrame, nomenclature: Nomenclature, tmp_path: Path) -> None:
-    small = ModelParams(model="fasttext", dim=10, epoch=5, bucket=1000, min_count=1, thread=1)
+    # bucket=1000 (with dim=10) made fastText 0.9.2 stop with "Encountered NaN." in 15-35% of trainings on this
+    # 20-row corpus, at any lr and whatever the seed; 10,000 buckets: none in 200 trainings
+    small = ModelParams(model="fasttext", dim=10, epoch=5, bucket=10_000, min_count=1, thread=1)
     baseline = CodifModel.train(corpus, nomenclature, small)
     [prediction] = baseline.predict_forms([Form("boulangerie", type_form="M")], k=2, prob_min=0.0)
     assert len(prediction.candidates) == 2

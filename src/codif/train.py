@@ -13,7 +13,7 @@ from codif.data import build_corpus, corpus_hash, read_corpus, read_labelled_for
 from codif.evaluate import Evaluation, evaluate_forms, insee_test_cases
 from codif.metrics import plot_auto_coding
 from codif.model import CodifModel
-from codif.nomenclature import Nomenclature
+from codif.nomenclature import UNCLASSIFIABLE, Nomenclature
 from codif.params import ModelParams
 from codif.paths import GOLD_CSV, data_file
 from codif.text import group_key
@@ -69,7 +69,10 @@ def train_and_evaluate(
     evaluation_file: Path | str | None = None,
     data_dir: Path | str | None = None,
 ) -> TrainingResult:
-    """Train on ``corpus``; evaluate on ``evaluation_file`` (default gold_dev.csv) minus the forms seen in training."""
+    """Train on ``corpus``; evaluate on ``evaluation_file`` (default gold_dev.csv) minus the forms seen in training.
+
+    The evaluation is None when no classifiable form is left (a model trained on the whole evaluation file).
+    """
     started = time.perf_counter()
     version = corpus_hash(corpus)
     model = CodifModel.train(corpus, nomenclature, params, info={"corpus_hash": version})
@@ -77,7 +80,10 @@ def train_and_evaluate(
     model.info["training_seconds"] = round(seconds, 2)
     source = Path(evaluation_file) if evaluation_file is not None else data_file(GOLD_CSV, data_dir)
     labelled, excluded = unseen(read_labelled_forms(source, nomenclature), corpus)
-    evaluation = evaluate_forms(model, labelled, nomenclature) if len(labelled) else None
+    # unclassifiable (XXXXX) forms are never trained on, so they stay: without a classifiable form left there is
+    # nothing to score (no accuracy, no per-class F1)
+    scorable = any(label != UNCLASSIFIABLE for label in labelled.labels)
+    evaluation = evaluate_forms(model, labelled, nomenclature) if scorable else None
     tests = insee_test_cases(model, nomenclature, data_dir)
     return TrainingResult(model, seconds, version, evaluation, excluded, tests)
 

@@ -164,3 +164,21 @@ def test_pyfunc_table_in_table_out(model: CodifModel) -> None:
         wrapper.predict(None, pd.DataFrame({"text": ["x"]}))
     empty = predictions_frame([], 1)
     assert list(empty.columns) == ["code_1", "label_1", "probability_1", "ic"]
+
+
+def test_training_on_the_whole_evaluation_file_logs_no_evaluation(
+    corpus: pd.DataFrame, nomenclature: Nomenclature, data_dir: Path
+) -> None:
+    from codif.train import train_and_evaluate
+
+    # every classifiable gold form is in the corpus; only the unclassifiable one (never trained on) is left
+    result = train_and_evaluate(
+        ModelParams(),
+        nomenclature=nomenclature,
+        corpus=corpus,
+        evaluation_file=data_dir / "labeled/gold_dev.csv",
+        data_dir=data_dir,
+    )
+    assert result.evaluation is None
+    assert result.evaluation_excluded == 9
+    assert len(result.insee_tests) == 2

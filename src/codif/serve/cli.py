@@ -45,7 +45,8 @@ def serve(
 
     given: dict[str, Any] = {"host": host, "port": port, "model_uri": model_uri}
     try:
-        settings = ServeSettings(**{k: v for k, v in given.items() if v is not None})
+        # an empty option (`--model-uri=` rendered from an unset value) means unset, like an empty variable
+        settings = ServeSettings(**{k: v for k, v in given.items() if v not in (None, "")})
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"]) or "settings"

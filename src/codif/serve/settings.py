@@ -1,7 +1,9 @@
 """Settings of ``codif serve``: one pydantic-settings model, every field documented.
 
 Sources, highest priority first: keyword arguments (the CLI options), environment variables with the prefix
-``CODIF_SERVE_`` (``CODIF_SERVE_POLL_SECONDS=30``), then the defaults below. The MLflow server comes from MLflow's
+``CODIF_SERVE_`` (``CODIF_SERVE_POLL_SECONDS=30``), then the defaults below. An empty variable means unset (the
+default applies): a chart template renders an unset value as ``""``, and an empty ``CODIF_SERVE_AUTH_TOKEN`` must
+not turn authentication on with an empty token. The MLflow server comes from MLflow's
 own ``MLFLOW_TRACKING_URI`` (and ``MLFLOW_TRACKING_TOKEN`` / ``_USERNAME`` / ``_PASSWORD``), the S3 storage for
 the business logs from the ``AWS_*`` variables the platform injects into every service (see
 :mod:`codif.serve.business_log`).
@@ -23,6 +25,8 @@ class ServeSettings(BaseSettings):
         env_prefix="CODIF_SERVE_",
         extra="forbid",
         validate_default=True,
+        # `CODIF_SERVE_LOGS_BUCKET=""` (what a template renders for an unset value) is the default, not ""
+        env_ignore_empty=True,
     )
 
     host: str = Field(default="127.0.0.1", description="Address the API binds to (loopback by default).")

@@ -51,3 +51,42 @@ def test_default_model_uri_follows_name_and_alias(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CODIF_SERVE_MODEL_ALIAS", "challenger")
     assert ServeSettings().resolved_model_uri == "models:/codif-2025@challenger"
     assert ServeSettings(model_uri="models:/codif/3").resolved_model_uri == "models:/codif/3"
+
+
+def test_empty_variables_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # what a chart template renders for an unset value: the defaults apply, nothing is "" and nothing fails
+    for name in (
+        "LOGS_BUCKET",
+        "AUTH_TOKEN",
+        "AUTH_USERNAME",
+        "POLL_SECONDS",
+        "MODEL_URI",
+        "LOGS_DIR",
+        "CORS_ORIGINS",
+        "LOGS_ROTATE_SECONDS",
+    ):
+        monkeypatch.setenv(f"CODIF_SERVE_{name}", "")
+    settings = ServeSettings()
+    assert settings.logs_bucket is None
+    assert settings.auth_token is None
+    assert settings.auth_username is None
+    assert not settings.auth_enabled
+    assert settings.poll_seconds == 60.0
+    assert settings.resolved_model_uri == "models:/codif@champion"
+    assert settings.logs_dir == Path("business-logs")
+    assert settings.cors_origins == []
+    assert settings.logs_rotate_seconds == 300.0
+
+
+def test_an_empty_option_means_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    ):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("CODIF_SERVE_MODEL_URI", str(tmp_path))
+    # `--model-uri=` (rendered from an unset value) leaves the variable in force, not a model named ""
+    result = runner.invoke(app, ["serve", "--model-uri=", "--host="])
+    assert result.exit_code == 1
+    assert f"error: {str(tmp_path)!r} is not an MLflow model directory" in result.output

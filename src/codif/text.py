@@ -35,6 +35,8 @@ _ADMIN_WORDS: Final = re.compile(
 _E_PREFIX: Final = re.compile(r"\be[- ](?=[a-z])")
 _NON_WORD: Final = re.compile(r"[^a-z\s]")
 _SPACES: Final = re.compile(r"\s+")
+_COMBINING: Final = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+"""the Unicode blocks of combining marks (what ``unicodedata.combining`` flags in Latin text), removed in one pass"""
 _LIGATURES: Final = str.maketrans(
     {"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "\u2019": "'", "\u2018": "'"}  # curly quotes -> '
 )
@@ -43,7 +45,7 @@ _LIGATURES: Final = str.maketrans(
 def strip_accents(text: str) -> str:
     """Lower-cased ASCII transliteration of ``text`` (``'Œuvre Éclairée'`` -> ``'oeuvre eclairee'``)."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    return _COMBINING.sub("", decomposed).lower()
 
 
 # Words of the package list that carry activity meaning here ("sans alcool", "hors domicile", "pièces", "voie").

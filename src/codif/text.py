@@ -42,10 +42,16 @@ _LIGATURES: Final = str.maketrans(
 )
 
 
+_LIGATURE_CHARS: Final = re.compile("[" + "".join(map(chr, _LIGATURES)) + "]")
+
+
 def strip_accents(text: str) -> str:
     """Lower-cased ASCII transliteration of ``text`` (``'Œuvre Éclairée'`` -> ``'oeuvre eclairee'``)."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
-    return _COMBINING.sub("", decomposed).lower()
+    if text.isascii():  # nothing to transliterate (a third of real forms): the slow steps are skipped
+        return text.lower()
+    if _LIGATURE_CHARS.search(text):  # translate() looks every character up in a dict: only when needed
+        text = text.translate(_LIGATURES)
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).lower()
 
 
 # Words of the package list that carry activity meaning here ("sans alcool", "hors domicile", "pièces", "voie").

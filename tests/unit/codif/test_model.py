@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -124,6 +125,62 @@ def test_the_fast_scoring_path_equals_the_plain_products(model: CodifModel) -> N
     np.testing.assert_allclose(fast.toarray(), plain.toarray(), rtol=1e-5, atol=1e-6)
     weights = sp.vstack([sp.csr_matrix(scorer.head_weights), scorer.tail_weights]).tocsr()[scorer.permutation]
     np.testing.assert_allclose(scorer._products(fast), (plain @ weights).toarray(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("middle_share", [0.0, 0.05, 2.0])
+def test_the_three_tiers_of_weights_give_the_plain_product(
+    model: CodifModel, middle_share: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scipy.sparse as sp
+
+    from codif import linear
+    from codif.model import prepare
+
+    scorer = model.tfidf
+    assert scorer is not None
+    monkeypatch.setattr(linear, "_MIDDLE_MIN_SHARE", middle_share)
+    monkeypatch.setattr(scorer, "_tiers", linear._TailTiers.of(scorer.tail_weights))
+    tiers = scorer._tiers
+    assert tiers is not None
+    n_tail = scorer.tail_weights.shape[0]
+    assert len(tiers.middle) == {0.0: n_tail, 2.0: 0}.get(middle_share, len(tiers.middle))
+    assert tiers.rest.nnz + np.count_nonzero(tiers.middle) == scorer.tail_weights.nnz
+    forms = [Form(text) for text in ("Boulangerie pâtisserie artisanale", "Livreur à vélo", "conseil en informatique")]
+    text = scorer._text_matrix([prepare(form) for form in forms])
+    weights = sp.vstack([sp.csr_matrix(scorer.head_weights), scorer.tail_weights]).tocsr()[scorer.permutation]
+    np.testing.assert_allclose(scorer._products(text), (text @ weights).toarray(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_large_batch_is_scored_in_chunks_with_the_same_answers(
+    model: CodifModel, corpus: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codif import linear
+    from codif import model as model_module
+
+    texts = [str(t) for t in corpus["text"]]
+    forms = [Form(texts[i % len(texts)], type_form="MCXIP"[i % 5]) for i in range(180)]
+    one_by_one = np.vstack([model.probabilities([form]) for form in forms])
+    chunks: list[int] = []
+    chunked_scores = linear.TfidfScorer.chunked_scores
+
+    def spy(self: linear.TfidfScorer, parts: Any, finish: Any) -> Any:
+        counted = [list(part) for part in parts]
+        chunks.extend(len(part) for part in counted)
+        return chunked_scores(self, counted, finish)
+
+    monkeypatch.setattr(linear.TfidfScorer, "chunked_scores", spy)
+    monkeypatch.setattr(model_module, "PIPELINE_MIN_FORMS", 50)
+    monkeypatch.setattr(model_module, "CHUNK_FORMS", 40)
+    batch = model.probabilities(forms)
+    assert chunks == [36] * 5
+    np.testing.assert_allclose(batch, one_by_one, rtol=1e-5, atol=1e-7)
+    chunks.clear()
+    predictions = model.predict_forms(forms, k=3, prob_min=0.0)
+    assert chunks == [36] * 5
+    assert predictions == model.predictions_from(batch, k=3, prob_min=0.0)
+    with pytest.raises(CodifDataError) as caught:
+        model.predict_forms([*forms, Form("")])
+    assert [v.path for v in caught.value.violations] == ["forms[180].description"]
 
 
 def test_fast_tfidf_equals_scikit_learn() -> None:

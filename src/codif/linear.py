@@ -136,7 +136,7 @@ def _tfidf_rows(
     the stacked blocks: a row whose k blocks are not empty has each block at norm 1/sqrt(k).
     """
     keys = np.sort(rows * n_features + ids)
-    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    first = np.flatnonzero(np.r_[len(keys) > 0, keys[1:] != keys[:-1]])  # where each distinct key starts
     counts = np.diff(np.r_[first, len(keys)])
     rows, ids = np.divmod(keys[first], n_features)
     values = ((np.log(counts) + 1.0) * idf[ids]).astype(np.float32)

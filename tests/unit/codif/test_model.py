@@ -67,6 +67,15 @@ def test_prob_min_filters_candidates_but_not_ic(model: CodifModel) -> None:
     assert none.candidates == ()
 
 
+def test_a_description_with_no_known_feature_is_answered(model: CodifModel) -> None:
+    # "A" has a letter (accepted) but no word the model keeps: an all-zero feature row, alone or among others
+    [alone] = model.predict_forms([Form("A")], k=2, prob_min=0.0)
+    assert len(alone.candidates) == 2
+    both = model.predict_forms([Form("A"), Form("boulangerie")], k=1)
+    assert both[0] == alone.__class__(alone.candidates[:1], alone.ic)
+    assert both[1].candidates[0].code == "1071C"
+
+
 def test_empty_descriptions_are_refused_by_position(model: CodifModel) -> None:
     with pytest.raises(CodifDataError) as caught:
         model.predict_forms([Form("ok"), Form(""), Form("12 !!")])

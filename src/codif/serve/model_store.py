@@ -28,13 +28,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from codif.forms import Coder
+from codif.forms import Coder, Form
 from sardonyx.errors import SardonyxError, UnavailableError
 
 logger = logging.getLogger("codif.serve.model")
 
 _ALIAS_URI = re.compile(r"models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)")
 _VERSION_URI = re.compile(r"models:/(?P<name>[^/@]+)/(?P<version>\d+)")
+
+
+SMOKE_DESCRIPTION = "Boulangerie pâtisserie"
+"""the form every loaded version must code before it is served"""
 
 
 class ModelLoadError(UnavailableError):
@@ -183,6 +187,13 @@ class MlflowModelSource:
                 f"{ref.pinned_uri} is not a codif model: its python model "
                 f"({type(python_model).__qualname__}) has no predict_forms method (codif.forms.Coder)"
             )
+        try:  # a model that loads but cannot code a form must not replace one that can (it also warms caches up)
+            python_model.predict_forms([Form(SMOKE_DESCRIPTION)], k=1, prob_min=0.0)
+        except Exception as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            raise ModelLoadError(
+                f"{ref.pinned_uri} (version {ref.version}) loads but cannot code a test form: {_one_line(exc)}"
+            ) from exc
         return LoadedModel(
             ref, python_model, datetime.now(UTC), time.perf_counter() - started, files=target if remote else None
         )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from mlflow.pyfunc.model import PythonModel
 
 from codif.forms import Form
 from codif.serve.model_store import MlflowModelSource, ModelHolder, ModelLoadError, follows_alias
@@ -175,3 +177,26 @@ def test_a_registry_uri_needs_a_tracking_server(monkeypatch: pytest.MonkeyPatch,
     finally:
         source.close()
     assert list(tmp_path.iterdir()) == []  # no ./mlflow.db left behind
+
+
+class _CannotCode(PythonModel):
+    """Loads fine, has ``predict_forms``, but every prediction fails (an incompatible model, say)."""
+
+    def predict(self, context: Any, model_input: list[str], params: dict[str, Any] | None = None) -> list[str]:
+        return ["0000Z" for _ in model_input]
+
+    def predict_forms(self, forms: Any, k: int = 5, prob_min: float = 0.01) -> Any:
+        raise ValueError("shapes (1,10) and (12,732) not aligned")
+
+
+def test_a_version_that_loads_but_cannot_code_a_form_is_refused(tmp_path: Path) -> None:
+    import mlflow.pyfunc
+
+    mlflow.pyfunc.save_model(str(tmp_path / "model"), python_model=_CannotCode(), pip_requirements=[])
+    source = MlflowModelSource()
+    try:
+        ref = source.resolve(str(tmp_path / "model"))
+        with pytest.raises(ModelLoadError, match=r"loads but cannot code a test form: .*not aligned"):
+            source.load(ref)
+    finally:
+        source.close()

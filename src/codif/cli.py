@@ -1,4 +1,4 @@
-"""The ``codif`` command line (Typer): data, train, evaluate, cv, promote, search, serve.
+"""The ``codif`` command line (Typer): data, train, evaluate, cv, promote, search, serve, monitor.
 
 Expected errors (``SardonyxError``: bad data, unknown codes, unreachable MLflow) print one message and one line per
 violation on stderr, exit code 1, never a traceback. Heavy libraries (pandas, scikit-learn, MLflow) are imported
@@ -376,6 +376,131 @@ def search(
         _say("no trial produced the metric: see `sardonyx logs` of the failed trials")
         raise typer.Exit(1)
     typer.echo(f"models:/codif/{result.version}" if result.version else f"runs:/{result.best.run_id}/model")
+
+
+@app.command()
+def monitor(
+    logs: Annotated[
+        str | None,
+        typer.Argument(
+            help="Business logs: a folder of *.jsonl files or an s3:// prefix. Default: where codif serve uploads "
+            "them, s3://<project bucket>/codif/logs/ (bucket from $AWS_WORKING_DIRECTORY_PATH or $AWS_BUCKET_NAME).",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    window: Annotated[
+        str | None,
+        typer.Option("--window", help="Days reported, FROM:TO or one day (default: the last 7 days with data)."),
+    ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option("--reference", help="Days the window is compared with (default: as many days just before)."),
+    ] = None,
+    threshold: Annotated[float, typer.Option("--threshold", help="IC from which a form is coded automatically.")] = 0.8,
+    level: Annotated[
+        str, typer.Option("--level", help="NAF level of the code breakdown and the drift: section ... subclass.")
+    ] = "section",
+    min_auto_rate: Annotated[
+        float | None, typer.Option("--min-auto-rate", help="Alert (exit code 3) under this auto-coding rate.")
+    ] = None,
+    max_hellinger: Annotated[
+        float | None, typer.Option("--max-hellinger", help="Alert (exit code 3) over this Hellinger distance.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Volume, auto-coding rate, IC distribution, codes and drift between two windows, from the business logs."""
+    import os
+
+    from codif import monitor as monitoring
+    from codif.errors import CodifDataError
+    from codif.nomenclature import Nomenclature
+
+    chosen_level = monitoring.level_or_error(level)
+    current = monitoring.Window.parse(window, option="--window") if window else None
+    before = monitoring.Window.parse(reference, option="--reference") if reference else None
+    source = logs or monitoring.default_source(os.environ)
+    if source is None:
+        raise CodifDataError(
+            "where are the business logs? Give a folder or an s3:// prefix, or set AWS_BUCKET_NAME "
+            "(or AWS_WORKING_DIRECTORY_PATH) to the project bucket codif serve uploads them to"
+        )
+    nomenclature = Nomenclature.load(data_dir=data_dir)
+    connection = monitoring.connect(source, os.environ)
+    report = monitoring.build_report(
+        connection,
+        nomenclature,
+        source=source,
+        window=current,
+        reference=before,
+        threshold=threshold,
+        level=chosen_level,
+        min_auto_rate=min_auto_rate,
+        max_hellinger=max_hellinger,
+    )
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        _show_report(report)
+    for alert in report.alerts:
+        _say(f"[bold red]ALERT:[/] {alert}")
+    if report.alerts:
+        raise typer.Exit(3)
+
+
+def _show_report(report: Any) -> None:
+    from rich.table import Table
+
+    versions = ", ".join(f"{version} ({n})" for version, n in report.model_versions.items())
+    console.print(
+        f"[bold]{report.source}[/], {report.window}: {report.n} predictions, auto-coding rate "
+        f"{report.auto_rate:.1%} at IC >= {report.threshold:g}, mean IC {report.mean_ic:.3f}; "
+        f"model versions {versions}",
+        highlight=False,
+    )
+    daily = Table("day", "predictions", "auto-coding rate", "mean IC", "latency p50 (ms)", title="per day")
+    for row in report.daily:
+        latency = "-" if row["latency_p50_ms"] is None else f"{row['latency_p50_ms']:.2f}"
+        daily.add_row(row["day"], str(row["n"]), f"{row['auto_rate']:.1%}", f"{row['mean_ic']:.3f}", latency)
+    console.print(daily)
+    histogram = Table("IC", "predictions", "share", title="IC distribution")
+    for row in report.ic_histogram:
+        histogram.add_row(f"{row['from']:.1f}-{row['to']:.1f}", str(row["n"]), f"{row['n'] / report.n:.1%}")
+    console.print(histogram)
+    codes = Table(report.level, "label", "predictions", "auto-coding rate", title=f"top-1 code by {report.level}")
+    for row in report.codes[:25]:
+        codes.add_row(row["code"], row["label"][:60], str(row["n"]), f"{row['auto_rate']:.1%}")
+    console.print(codes)
+    text = report.text
+    console.print(
+        f"descriptions: {text['mean_words']:.1f} words on average (median {text['median_words']:g}), "
+        f"{text['mean_characters']:.0f} characters",
+        highlight=False,
+    )
+    frequent = Table("description (lower-cased)", "predictions", title="most frequent descriptions")
+    for row in text["top_descriptions"][:5]:
+        frequent.add_row(row["description"][:80], str(row["n"]))
+    console.print(frequent)
+    if report.drift is None:
+        console.print(report.drift_note or "no drift computed", highlight=False)
+        return
+    drift = report.drift
+    table = Table("statistic", "value", title=f"drift of {drift.current} against {drift.reference} ({drift.level})")
+    table.add_row("predictions (reference / current)", f"{drift.reference_n} / {drift.current_n}")
+    table.add_row("Hellinger distance", f"{drift.hellinger:.4f}")
+    table.add_row("Bhattacharyya distance", "inf" if drift.bhattacharyya is None else f"{drift.bhattacharyya:.4f}")
+    table.add_row("KL divergence (current || reference)", f"{drift.kl_divergence:.4f}")
+    table.add_row("population stability index", f"{drift.psi:.4f}")
+    if drift.chi2 is not None:
+        table.add_row("chi-square (dof, p-value)", f"{drift.chi2:.2f} ({drift.chi2_dof}, {drift.chi2_p_value:.3g})")
+    table.add_row("IC Kolmogorov-Smirnov (p-value)", f"{drift.ic_ks:.4f} ({drift.ic_ks_p_value:.3g})")
+    table.add_row("auto-coding rate change", f"{drift.auto_rate_change:+.1%}")
+    for move in drift.biggest_moves:
+        table.add_row(
+            f"  {move['code']} {move['label'][:40]}", f"{move['reference_share']:.1%} -> {move['current_share']:.1%}"
+        )
+    console.print(table)
 
 
 def _search_tracking_uri(client: Any) -> str:

@@ -444,8 +444,10 @@ class BusinessLog:
             else:
                 self._closed.wait()
             self._closed.clear()
+            # read before the pass: files closed while an upload runs at shutdown get one more pass
+            stopping = self._stopping.is_set()
             failures = 0 if self._ship_pending() else failures + 1
-            if self._stopping.is_set():
+            if stopping:
                 return
 
     def _ship_pending(self) -> bool:

@@ -154,6 +154,29 @@ def test_a_failed_upload_keeps_the_file_and_is_retried(tmp_path: Path) -> None:
     assert uploader.attempts == 3
 
 
+def test_files_closed_while_an_upload_runs_at_shutdown_are_uploaded_before_stop_returns(tmp_path: Path) -> None:
+    class SlowFirstUpload(FakeUploader):
+        """The first upload lasts until stop() has begun (a slow first connection to S3)."""
+
+        def upload(self, path: Path, date: str) -> str:
+            if self.attempts == 0:
+                _wait(log._stopping.is_set)
+            return super().upload(path, date)
+
+    uploader = SlowFirstUpload()
+    log = BusinessLog(tmp_path, uploader)
+    log.start()
+    _record(log, rid="first")
+    log.rotate()
+    _wait(lambda: uploader.attempts == 0 and log.status()["pending_files"] == 1)
+    for rid in ("second", "third"):
+        _record(log, rid=rid)
+        log.rotate()
+    log.stop()
+    assert len(uploader.uploaded) == 3
+    assert log.status()["pending_files"] == 0
+
+
 def test_files_left_by_a_dead_process_are_uploaded_at_start(tmp_path: Path) -> None:
     first = BusinessLog(tmp_path, None)
     first.start()

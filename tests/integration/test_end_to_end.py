@@ -1,6 +1,6 @@
 """The reference project, end to end, as the README tells it: the platform up, MLflow launched, codif trained as a
 platform job on the real data, promoted, its API launched from the catalog, the 50 real Sirene examples sent,
-and their business logs found in the project's bucket."""
+their business logs found in the project's bucket, and the monitoring job's report on them."""
 
 from __future__ import annotations
 
@@ -113,3 +113,14 @@ def test_train_promote_serve_and_monitor(platform: RunningPlatform, shared_dir: 
         row["text_description"].strip() for row in examples
     )
     assert {line["model_version"] for line in lines} == {health["model"]["version"]}
+
+    # 7. the monitoring, as a platform job reading the project's bucket: volume, auto-coding rate, drift
+    _launch(
+        platform, "python-job", "--name", "monitor", *codif_job, "--set", 'job.command=["codif", "monitor", "--json"]'
+    )
+    monitored = _job_log(platform, "monitor")
+    report = json.loads(monitored[monitored.index("{") : monitored.rindex("}") + 1])
+    assert report["source"] == f"s3://{PROJECT}/codif/logs/"
+    assert report["n"] == len(examples)
+    assert report["auto_rate"] == sum(line["ic"] >= 0.8 for line in lines) / len(lines)
+    assert sum(code["n"] for code in report["codes"]) == len(examples)

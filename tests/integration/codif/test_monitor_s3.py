@@ -31,6 +31,11 @@ def test_monitor_reads_the_uploaded_business_logs(
 ) -> None:
     with (real_data / "labeled" / "sirene_examples_50.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
+    env = s3_project.environment() | {"AWS_BUCKET_NAME": s3_project.bucket}
+    empty = _codif(["monitor", "--data-dir", str(real_data)], env, tmp_path)
+    assert empty.returncode == 1
+    assert f"error: no business log file (*.jsonl) under s3://{s3_project.bucket}/codif/logs/" in empty.stderr
+
     first_day = datetime(2026, 11, 2, 8, tzinfo=UTC)
     now = [first_day.timestamp()]
     uploader = S3Uploader(s3_project.client(), s3_project.bucket, "codif/logs")
@@ -61,7 +66,6 @@ def test_monitor_reads_the_uploaded_business_logs(
     assert len(keys) == 14
     assert all(key.startswith("codif/logs/date=2026-11-") for key in keys)
 
-    env = s3_project.environment() | {"AWS_BUCKET_NAME": s3_project.bucket}
     result = _codif(["monitor", "--json", "--data-dir", str(real_data), "--level", "subclass"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

@@ -408,6 +408,10 @@ def monitor(
         float | None, typer.Option("--max-hellinger", help="Alert (exit code 3) over this Hellinger distance.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
+    html: Annotated[
+        str | None,
+        typer.Option("--html", help="Also write the report as an HTML page: a local path or s3://bucket/key.html."),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Volume, auto-coding rate, IC distribution, codes and drift between two windows, from the business logs."""
@@ -443,6 +447,8 @@ def monitor(
         _print_json(report.as_dict())
     else:
         _show_report(report)
+    if html:
+        _say(f"HTML report written to {monitoring.write_html(report, html, os.environ)}")
     for alert in report.alerts:
         _say(f"[bold red]ALERT:[/] {alert}")
     if report.alerts:

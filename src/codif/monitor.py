@@ -527,3 +527,52 @@ def default_source(env: Mapping[str, str], prefix: str = "codif/logs") -> str | 
     bucket = env.get("CODIF_SERVE_LOGS_BUCKET") or default_bucket_from_env(env)
     prefix = env.get("CODIF_SERVE_LOGS_PREFIX", prefix).strip("/")
     return f"s3://{bucket}/{prefix}/" if bucket else None
+
+
+def render_html(report: Report) -> str:
+    """The report as one self-contained HTML page (no script, no external asset; bars drawn in CSS and SVG)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    from codif import __version__
+
+    environment = Environment(
+        loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = environment.get_template("monitor.html.j2")
+    return template.render(
+        report=report,
+        version=__version__,
+        max_daily=max((row["n"] for row in report.daily), default=1) or 1,
+        max_bin=max((row["n"] for row in report.ic_histogram), default=1) or 1,
+    )
+
+
+def write_html(report: Report, target: str, env: Mapping[str, str]) -> str:
+    """Write :func:`render_html` to a local path or to ``s3://bucket/key`` (credentials from ``env``); the target.
+
+    Raises:
+        CodifDataError: the file cannot be written, or S3 refuses it.
+    """
+    page = render_html(report).encode("utf-8")
+    if target.startswith("s3://"):
+        from codif.serve.business_log import s3_client_from_env
+
+        bucket, _, key = target.removeprefix("s3://").partition("/")
+        if not bucket or not key or key.endswith("/"):
+            raise CodifDataError(f"--html {target}: expected s3://bucket/key.html")
+        try:
+            s3_client_from_env(env).put_object(Bucket=bucket, Key=key, Body=page, ContentType="text/html")
+        except Exception as exc:  # botocore's errors have no common base worth naming here
+            raise CodifDataError(f"cannot write {target}: {_first_line(exc)}") from None
+        return target
+    path = Path(target)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(page)
+    except OSError as exc:
+        raise CodifDataError(f"cannot write {target}: {exc}") from None
+    return str(path)

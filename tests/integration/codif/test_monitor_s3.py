@@ -80,9 +80,14 @@ def test_monitor_reads_the_uploaded_business_logs(
     assert drift["biggest_moves"][0]["code"] == "4791A"
     assert drift["ic_ks"] == 0.0  # the IC values are the same both weeks
 
-    alert = _codif(["monitor", "--data-dir", str(real_data), "--max-hellinger", "0.1"], env, tmp_path)
+    page = f"s3://{s3_project.bucket}/codif/reports/week.html"
+    alert = _codif(["monitor", "--data-dir", str(real_data), "--max-hellinger", "0.1", "--html", page], env, tmp_path)
     assert alert.returncode == 3
     assert "ALERT: section drift" in alert.stderr
+    assert f"HTML report written to {page}" in alert.stderr
+    stored = s3_project.client().get_object(Bucket=s3_project.bucket, Key="codif/reports/week.html")
+    assert stored["ContentType"] == "text/html"
+    assert "<strong>Alert:</strong> section drift" in stored["Body"].read().decode()
 
     wrong = env | {"AWS_SECRET_ACCESS_KEY": "wrong-secret"}
     refused = _codif(["monitor", "--data-dir", str(real_data)], wrong, tmp_path)

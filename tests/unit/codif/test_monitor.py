@@ -200,3 +200,24 @@ def test_the_cli_prints_the_report_and_exits_3_on_alerts(
     monkeypatch.delenv("CODIF_SERVE_LOGS_BUCKET", raising=False)
     assert _run(["monitor", "--data-dir", str(data_dir)], monkeypatch) == 1
     assert "where are the business logs?" in capsys.readouterr().err
+
+
+def test_the_html_report_escapes_what_the_forms_say(tmp_path: Path, nomenclature: Nomenclature) -> None:
+    from codif.monitor import render_html, write_html
+
+    folder = tmp_path / "logs"
+    write_logs(folder, [*REFERENCE, ("2026-11-09", "<script>alert('x')</script> & co", "1071C", 0.3, 2)])
+    report = build_report(connect(str(folder), {}), nomenclature, source=str(folder), min_auto_rate=0.9)
+    page = render_html(report)
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in page
+    assert "2026-11-03:2026-11-09" in page
+    assert "<strong>Alert:</strong> auto-coding rate 0.0% at IC &gt;= 0.8 is under 90.0%" in page
+    assert f"{nomenclature.label('C')}" in page
+    written = write_html(report, str(tmp_path / "out" / "report.html"), {})
+    assert Path(written).read_text(encoding="utf-8") == page
+    with pytest.raises(CodifDataError, match=r"expected s3://bucket/key\.html"):
+        write_html(report, "s3://bucket-only/", {})
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CodifDataError, match="cannot write"):
+        write_html(report, str(tmp_path / "file" / "report.html"), {})

@@ -276,8 +276,8 @@ def code_counts(
 
 def ic_values(connection: Any, window: Window) -> np.ndarray:
     """The IC of every prediction of ``window``: float64 array."""
-    rows = connection.execute("SELECT ic FROM predictions WHERE day BETWEEN ? AND ?", _days(window)).fetchall()
-    return np.array([row[0] for row in rows], dtype=np.float64)
+    column = connection.execute("SELECT ic FROM predictions WHERE day BETWEEN ? AND ?", _days(window)).fetchnumpy()
+    return np.asarray(column["ic"], dtype=np.float64)
 
 
 def distribution_drift(reference: Mapping[str, int], current: Mapping[str, int]) -> dict[str, Any]:

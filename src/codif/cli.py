@@ -501,7 +501,7 @@ def _show_report(report: Any) -> None:
     if drift.chi2 is not None:
         table.add_row("chi-square (dof, p-value)", f"{drift.chi2:.2f} ({drift.chi2_dof}, {drift.chi2_p_value:.3g})")
     table.add_row("IC Kolmogorov-Smirnov (p-value)", f"{drift.ic_ks:.4f} ({drift.ic_ks_p_value:.3g})")
-    table.add_row("auto-coding rate change", f"{drift.auto_rate_change:+.1%}")
+    table.add_row("auto-coding rate change", f"{round(drift.auto_rate_change, 3) or 0.0:+.1%}")  # no "-0.0%"
     for move in drift.biggest_moves:
         table.add_row(
             f"  {move['code']} {move['label'][:40]}", f"{move['reference_share']:.1%} -> {move['current_share']:.1%}"

@@ -1,4 +1,4 @@
-"""The ``codif`` command line (Typer): data, train, evaluate, cv, promote, search, serve, monitor.
+"""The ``codif`` command line (Typer): data, train, evaluate, cv, promote, search, serve, monitor, dashboard.
 
 Expected errors (``SardonyxError``: bad data, unknown codes, unreachable MLflow) print one message and one line per
 violation on stderr, exit code 1, never a traceback. Heavy libraries (pandas, scikit-learn, MLflow) are imported
@@ -378,6 +378,22 @@ def search(
     typer.echo(f"models:/codif/{result.version}" if result.version else f"runs:/{result.best.run_id}/model")
 
 
+def _logs_source(logs: str | None) -> str:
+    """``logs``, else where codif serve uploads the business logs in the project bucket of the environment."""
+    import os
+
+    from codif.errors import CodifDataError
+    from codif.monitor import default_source
+
+    source = logs or default_source(os.environ)
+    if source is None:
+        raise CodifDataError(
+            "where are the business logs? Give a folder or an s3:// prefix, or set AWS_BUCKET_NAME "
+            "(or AWS_WORKING_DIRECTORY_PATH) to the project bucket codif serve uploads them to"
+        )
+    return source
+
+
 @app.command()
 def monitor(
     logs: Annotated[
@@ -418,18 +434,12 @@ def monitor(
     import os
 
     from codif import monitor as monitoring
-    from codif.errors import CodifDataError
     from codif.nomenclature import Nomenclature
 
     chosen_level = monitoring.level_or_error(level)
     current = monitoring.Window.parse(window, option="--window") if window else None
     before = monitoring.Window.parse(reference, option="--reference") if reference else None
-    source = logs or monitoring.default_source(os.environ)
-    if source is None:
-        raise CodifDataError(
-            "where are the business logs? Give a folder or an s3:// prefix, or set AWS_BUCKET_NAME "
-            "(or AWS_WORKING_DIRECTORY_PATH) to the project bucket codif serve uploads them to"
-        )
+    source = _logs_source(logs)
     nomenclature = Nomenclature.load(data_dir=data_dir)
     connection = monitoring.connect(source, os.environ)
     report = monitoring.build_report(
@@ -453,6 +463,37 @@ def monitor(
         _say(f"[bold red]ALERT:[/] {alert}")
     if report.alerts:
         raise typer.Exit(3)
+
+
+@app.command()
+def dashboard(
+    logs: Annotated[
+        str | None,
+        typer.Argument(
+            help="Business logs: a folder of *.jsonl files or an s3:// prefix (default: as for codif monitor).",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    refresh: Annotated[
+        float, typer.Option("--refresh", min=1.0, help="Seconds after which the business logs are read again.")
+    ] = 300.0,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the monitoring report as a web page that stays current (window, threshold and level in a form)."""
+    import os
+
+    import uvicorn
+
+    from codif.dashboard import Dashboard, create_app
+    from codif.nomenclature import Nomenclature
+
+    source = _logs_source(logs)
+    board = Dashboard(source, os.environ, Nomenclature.load(data_dir=data_dir), refresh_seconds=refresh)
+    _say(f"codif dashboard on http://{host}:{port}/ reading {source} (again every {refresh:g} s)")
+    uvicorn.run(create_app(board), host=host, port=port, log_level="info")
 
 
 def _show_report(report: Any) -> None:

@@ -529,8 +529,13 @@ def default_source(env: Mapping[str, str], prefix: str = "codif/logs") -> str | 
     return f"s3://{bucket}/{prefix}/" if bucket else None
 
 
-def render_html(report: Report) -> str:
-    """The report as one self-contained HTML page (no script, no external asset; bars drawn in CSS and SVG)."""
+def render_html(report: Report | None, *, controls: Mapping[str, Any] | None = None, error: str | None = None) -> str:
+    """The report as one self-contained HTML page (no script, no external asset; bars drawn in CSS and SVG).
+
+    ``controls`` adds the dashboard's form (``window``, ``reference``, ``threshold``, ``level``, ``levels``,
+    ``loaded_at``, ``refresh``, ``query``); ``error`` is shown above the report, or instead of it when ``report``
+    is None.
+    """
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     from codif import __version__
@@ -545,9 +550,11 @@ def render_html(report: Report) -> str:
     template = environment.get_template("monitor.html.j2")
     return template.render(
         report=report,
+        controls=controls,
+        error=error,
         version=__version__,
-        max_daily=max((row["n"] for row in report.daily), default=1) or 1,
-        max_bin=max((row["n"] for row in report.ic_histogram), default=1) or 1,
+        max_daily=max((row["n"] for row in report.daily), default=1) or 1 if report else 1,
+        max_bin=max((row["n"] for row in report.ic_histogram), default=1) or 1 if report else 1,
     )
 
 

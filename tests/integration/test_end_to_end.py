@@ -124,3 +124,14 @@ def test_train_promote_serve_and_monitor(platform: RunningPlatform, shared_dir: 
     assert report["n"] == len(examples)
     assert report["auto_rate"] == sum(line["ic"] >= 0.8 for line in lines) / len(lines)
     assert sum(code["n"] for code in report["codes"]) == len(examples)
+
+    # 8. the monitoring dashboard, from the catalog: the same report as a page that stays current
+    output = _launch(platform, "codif-dashboard", "--name", "dashboard")
+    found_url = re.search(r"URL:\s+(\S+)", output)
+    assert found_url, output
+    with httpx.Client(base_url=found_url.group(1), trust_env=False, timeout=60) as client:
+        page = client.get("")
+        assert page.status_code == 200, page.text[-2000:]
+        assert "codif monitoring" in page.text
+        assert f"s3://{PROJECT}/codif/logs/" in page.text
+        assert client.get("report.json", params={"level": "division"}).json()["n"] == len(examples)

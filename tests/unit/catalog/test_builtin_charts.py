@@ -9,7 +9,7 @@ from sardonyx.catalog import CatalogService, LaunchContext, S3Context
 from sardonyx.catalog.form import FormDescription
 from sardonyx.catalog.service import builtin_catalog_config
 
-CHARTS = ["jupyter-python", "mlflow", "python-api", "python-job", "codif-dashboard"]
+CHARTS = ["jupyter-python", "mlflow", "python-api", "python-job", "codif-dashboard", "label-studio"]
 VAULT = {"VAULT_ADDR": "https://vault.example.org", "VAULT_TOKEN": "hvs.x", "VAULT_MOUNT": "kv", "VAULT_TOP_DIR": "bob"}
 
 

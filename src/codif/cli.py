@@ -1,4 +1,4 @@
-"""The ``codif`` command line (Typer): data, train, evaluate, cv, promote, search, serve, monitor, dashboard.
+"""The ``codif`` command line (Typer): data, train, evaluate, cv, promote, search, serve, monitor, dashboard, annotate.
 
 Expected errors (``SardonyxError``: bad data, unknown codes, unreachable MLflow) print one message and one line per
 violation on stderr, exit code 1, never a traceback. Heavy libraries (pandas, scikit-learn, MLflow) are imported
@@ -376,6 +376,97 @@ def search(
         _say("no trial produced the metric: see `sardonyx logs` of the failed trials")
         raise typer.Exit(1)
     typer.echo(f"models:/codif/{result.version}" if result.version else f"runs:/{result.best.run_id}/model")
+
+
+annotate_app = typer.Typer(
+    help="Continuous annotation with Label Studio: push recent predictions, pull the experts' codes.",
+    no_args_is_help=True,
+)
+app.add_typer(annotate_app, name="annotate")
+StudioUrl = Annotated[str, typer.Option("--url", envvar="LABEL_STUDIO_URL", help="Label Studio's URL.")]
+StudioEmail = Annotated[
+    str, typer.Option("--email", envvar="LABEL_STUDIO_USERNAME", help="E-mail of the Label Studio account.")
+]
+StudioPassword = Annotated[
+    str,
+    typer.Option(
+        "--password", envvar="LABEL_STUDIO_PASSWORD", help="Password of the account ($LABEL_STUDIO_PASSWORD)."
+    ),
+]
+StudioProject = Annotated[str, typer.Option("--project", help="Label Studio project title.")]
+
+
+@annotate_app.command("push")
+def annotate_push(
+    logs: Annotated[
+        str | None,
+        typer.Argument(
+            help="Business logs: a folder or an s3:// prefix (default: as for codif monitor).", show_default=False
+        ),
+    ] = None,
+    *,
+    url: StudioUrl,
+    email: StudioEmail,
+    password: StudioPassword,
+    project: StudioProject = "NAF coding",
+    sample: Annotated[int, typer.Option("--sample", min=1, max=100_000, help="Distinct descriptions to send.")] = 200,
+    window: Annotated[
+        str | None, typer.Option("--window", help="Days sampled, FROM:TO or one day (default: the last 7 with data).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample (same seed, same forms).")] = 0,
+) -> None:
+    """Sample distinct descriptions among recent predictions and send them to Label Studio with the model's code."""
+    import os
+
+    from codif import monitor as monitoring
+    from codif.annotate import LabelStudio, push, sample_tasks
+    from codif.errors import CodifDataError
+
+    chosen = monitoring.Window.parse(window, option="--window") if window else None
+    source = _logs_source(logs)
+    connection = monitoring.connect(source, os.environ)
+    if chosen is None:
+        span = monitoring.data_days(connection)
+        if span is None:
+            raise CodifDataError(f"the business logs under {source} hold no prediction")
+        chosen = monitoring.default_windows(span[1])[1]
+    tasks = sample_tasks(connection, chosen, sample, seed)
+    studio = LabelStudio(url, email, password)
+    try:
+        imported, known = push(studio, project, tasks)
+    finally:
+        studio.close()
+    _say(
+        f"{imported} tasks sent to {project!r} at {url} ({len(tasks)} distinct descriptions sampled in {chosen}, "
+        f"{known} already there)"
+    )
+
+
+@annotate_app.command("pull")
+def annotate_pull(
+    *,
+    url: StudioUrl,
+    email: StudioEmail,
+    password: StudioPassword,
+    out: Annotated[Path, typer.Option("--out", help="CSV written (read by codif evaluate --data).")],
+    project: StudioProject = "NAF coding",
+    data_dir: DataDir = None,
+) -> None:
+    """Export the annotated tasks as a labelled CSV: codif evaluate --data measures the live model on it."""
+    from codif.annotate import LabelStudio, annotated_rows, write_rows
+    from codif.nomenclature import UNCLASSIFIABLE, Nomenclature
+
+    nomenclature = Nomenclature.load(data_dir=data_dir)
+    studio = LabelStudio(url, email, password)
+    try:
+        export = studio.export(studio.project(project, create=False))
+    finally:
+        studio.close()
+    rows, problems = annotated_rows(export, {*nomenclature.subclasses, UNCLASSIFIABLE})
+    write_rows(rows, out)
+    _say(f"{len(rows)} annotated forms written to {out} ({len(export)} tasks in {project!r})")
+    for problem in problems:
+        _say(f"  left out: {problem.path}: {problem.reason}")
 
 
 def _logs_source(logs: str | None) -> str:

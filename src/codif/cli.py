@@ -420,16 +420,12 @@ def annotate_push(
 
     from codif import monitor as monitoring
     from codif.annotate import LabelStudio, push, sample_tasks
-    from codif.errors import CodifDataError
 
     chosen = monitoring.Window.parse(window, option="--window") if window else None
     source = _logs_source(logs)
     connection = monitoring.connect(source, os.environ)
     if chosen is None:
-        span = monitoring.data_days(connection)
-        if span is None:
-            raise CodifDataError(f"the business logs under {source} hold no prediction")
-        chosen = monitoring.default_windows(span[1])[1]
+        chosen = monitoring.default_windows(monitoring.data_days(connection, source)[1])[1]
     tasks = sample_tasks(connection, chosen, sample, seed)
     studio = LabelStudio(url, email, password)
     try:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from codif.monitor import DEFAULT_THRESHOLD, Report, Window, build_report, connect, level_or_error, render_html
-from sardonyx.errors import SardonyxError
+from sardonyx.errors import ErrorReport, SardonyxError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -148,15 +148,16 @@ def create_app(dashboard: Dashboard) -> FastAPI:
             "refresh": f"{dashboard.refresh_seconds:g}",
             "query": "?" + urlencode(parameters),
         }
+        report: Report | None = None
+        error, status = None, 200
         try:
             report = dashboard.report(window=window, reference=reference, threshold=threshold, level=level)
         except SardonyxError as exc:
-            lines = [exc.message, *(f"{v.path}: {v.reason}" for v in exc.violations)]
-            controls["loaded_at"] = dashboard.read_at()
+            shown = ErrorReport.of(exc)
+            error = " · ".join([shown.message, *shown.lines])
             status = 200 if isinstance(exc, MissingDataError) else exc.status  # no logs yet: nothing is wrong
-            return HTMLResponse(render_html(None, controls=controls, error=" · ".join(lines)), status_code=status)
-        controls["loaded_at"] = dashboard.read_at()
-        return HTMLResponse(render_html(report, controls=controls))
+        controls["loaded_at"] = dashboard.read_at()  # after the report: it may have read the logs again
+        return HTMLResponse(render_html(report, controls=controls, error=error), status_code=status)
 
     @app.get("/report.json", summary="The monitoring report, as JSON")
     def report_json(
@@ -165,13 +166,7 @@ def create_app(dashboard: Dashboard) -> FastAPI:
         try:
             report = dashboard.report(window=window, reference=reference, threshold=threshold, level=level)
         except SardonyxError as exc:
-            problem = {
-                "type": f"https://sardonyx.dev/problems/{exc.reason}",
-                "title": exc.title,
-                "status": exc.status,
-                "detail": exc.message,
-                "violations": [{"path": v.path, "reason": v.reason} for v in exc.violations],
-            }
+            problem = exc.to_problem(instance="/report.json")
             return JSONResponse(problem, status_code=exc.status, media_type="application/problem+json")
         return JSONResponse(report.as_dict())
 

@@ -176,7 +176,7 @@ class CodifModel:
         if not forms:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         if self._pipelined(forms):
-            return np.vstack(self._chunked(forms, self._tfidf_probabilities))
+            return np.vstack(self._chunked(forms, self._softmax_probabilities))
         prepared = [prepare(form) for form in forms]
         if self.params.model == "fasttext":
             return self._fasttext_scorer().probabilities(self._fasttext_texts(prepared))
@@ -185,9 +185,9 @@ class CodifModel:
             ft = self._fasttext_scorer().probabilities(self._fasttext_texts(prepared))
             ft /= np.maximum(ft.sum(axis=1, keepdims=True), 1e-12)
             scores = scores + self.temperature * self.params.fasttext_weight * np.log(ft + 1e-6)
-        return self._tfidf_probabilities(scores)
+        return self._softmax_probabilities(scores)
 
-    def _tfidf_probabilities(self, scores: np.ndarray) -> np.ndarray:
+    def _softmax_probabilities(self, scores: np.ndarray) -> np.ndarray:
         return _softmax(scores, self.temperature).astype(np.float32, copy=False)
 
     def _pipelined(self, forms: Sequence[Form]) -> bool:
@@ -218,11 +218,11 @@ class CodifModel:
         Raises:
             CodifDataError: a description is empty or has no letter.
         """
-        wanted = max(k, 2)
-        if not forms or not self._pipelined(forms):
+        if not self._pipelined(forms):
             return self.predictions_from(self.probabilities(forms), k=k, prob_min=prob_min)
         check_forms(forms)
-        parts = self._chunked(forms, lambda scores: self.top_k(self._tfidf_probabilities(scores), wanted))
+        wanted = max(k, 2)
+        parts = self._chunked(forms, lambda scores: self.top_k(self._softmax_probabilities(scores), wanted))
         indices = np.vstack([part[0] for part in parts])
         values = np.vstack([part[1] for part in parts])
         return self._predictions(indices, values, k, prob_min)

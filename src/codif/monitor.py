@@ -223,27 +223,22 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _configure_s3(connection: Any, env: Mapping[str, str]) -> None:
-    from urllib.parse import urlsplit
-
+    """Give DuckDB the S3 endpoint and keys of ``env`` (``AWS_*``, as the platform injects them; AWS without one)."""
     from codif.serve.business_log import s3_endpoint_from_env
-    from sardonyx.web.preview import httpfs_extension
+    from sardonyx.storage.credentials import S3Credentials
+    from sardonyx.web.preview import register_s3
 
-    connection.execute(f"LOAD '{httpfs_extension()}'")
     endpoint = s3_endpoint_from_env(env)
-    parts = urlsplit(endpoint) if endpoint else None
-    connection.execute(
-        "CREATE SECRET logs_s3 (TYPE s3, KEY_ID ?, SECRET ?, SESSION_TOKEN ?, ENDPOINT ?, REGION ?, URL_STYLE ?, "
-        "USE_SSL ?)",
-        [
-            env.get("AWS_ACCESS_KEY_ID", ""),
-            env.get("AWS_SECRET_ACCESS_KEY", ""),
-            env.get("AWS_SESSION_TOKEN", ""),
-            parts.netloc if parts else "s3.amazonaws.com",
-            env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1",
-            "path" if parts and env.get("AWS_PATH_STYLE_ACCESS", "true").lower() != "false" else "vhost",
-            parts.scheme != "http" if parts else True,
-        ],
+    credentials = S3Credentials(
+        access_key_id=env.get("AWS_ACCESS_KEY_ID", ""),
+        secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", ""),
+        endpoint_url=endpoint or "https://s3.amazonaws.com",
+        bucket="",
+        region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1",
+        session_token=env.get("AWS_SESSION_TOKEN") or None,
+        path_style_access=endpoint is not None and env.get("AWS_PATH_STYLE_ACCESS", "true").lower() != "false",
     )
+    register_s3(connection, credentials)
 
 
 def _days(window: Window) -> list[date]:
@@ -366,10 +361,16 @@ def _label(code: str, nomenclature: Nomenclature) -> str:
         return ""
 
 
-def data_days(connection: Any) -> tuple[date, date] | None:
-    """First and last day with predictions, or None when there is none."""
+def data_days(connection: Any, source: str) -> tuple[date, date]:
+    """First and last day with predictions in the logs read from ``source``.
+
+    Raises:
+        CodifDataError: the logs hold no prediction.
+    """
     first, last = connection.execute("SELECT min(day), max(day) FROM predictions").fetchone()
-    return None if first is None else (first, last)
+    if first is None:
+        raise CodifDataError(f"the business logs under {source} hold no prediction")
+    return first, last
 
 
 def default_windows(last: date, days: int = DEFAULT_WINDOW_DAYS) -> tuple[Window, Window]:
@@ -402,9 +403,7 @@ def build_report(
     """
     if not 0.0 <= threshold <= 1.0:
         raise CodifDataError(f"the threshold must be within [0, 1], not {threshold}")
-    span = data_days(connection)
-    if span is None:
-        raise CodifDataError(f"the business logs under {source} hold no prediction")
+    span = data_days(connection, source)
     default_reference, default_current = default_windows(span[1])
     if window is None:
         window = default_current

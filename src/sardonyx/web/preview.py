@@ -81,6 +81,12 @@ def _connection(credentials: S3Credentials) -> Any:
     import duckdb
 
     connection = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT, "threads": 1})
+    register_s3(connection, credentials)
+    return connection
+
+
+def register_s3(connection: Any, credentials: S3Credentials) -> None:
+    """Load the packaged httpfs extension into a DuckDB ``connection`` and give it ``credentials`` for ``s3://``."""
     connection.execute(f"LOAD '{httpfs_extension()}'")
     use_ssl = credentials.endpoint_url.startswith("https://")
     connection.execute(
@@ -96,7 +102,6 @@ def _connection(credentials: S3Credentials) -> Any:
             use_ssl,
         ],
     )
-    return connection
 
 
 def _cell(value: Any) -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from codif import cli
 from codif.nomenclature import Nomenclature
 
 
@@ -93,13 +92,3 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.killpg(process.pid, 9)
             process.wait()
         log.close()
-
-
-def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    """Run ``codif <argv>`` in this process (the console script's main); its exit status."""
-    monkeypatch.setattr(sys, "argv", ["codif", *argv])
-    try:
-        cli.main()
-    except SystemExit as stop:
-        return int(stop.code or 0)
-    return 0

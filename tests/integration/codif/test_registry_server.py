@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from .conftest import run_cli
+from tests.codif_cli import run_cli
 
 pytestmark = pytest.mark.integration
 

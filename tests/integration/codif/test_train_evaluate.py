@@ -20,8 +20,7 @@ from codif.nomenclature import Nomenclature
 from codif.params import ModelParams
 from codif.pyfunc import CodifPyfunc
 from codif.tracking import log_and_register
-
-from .conftest import run_cli
+from tests.codif_cli import run_cli
 
 pytestmark = pytest.mark.integration
 

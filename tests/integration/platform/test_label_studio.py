@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from codif.forms import Candidate, Form, Prediction
 from codif.serve.business_log import BusinessLog
-from tests.integration.platform.conftest import RunningPlatform, start_platform, stop_platform
+from tests.integration.platform.conftest import RunningPlatform
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -25,15 +24,6 @@ LABEL_CONFIG = """<View>
   <Text name="text" value="$text"/>
   <TextArea name="code" toName="text" placeholder="NAF subclass, e.g. 4791A" maxSubmissions="1"/>
 </View>"""
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
-    running = start_platform(tmp_path_factory.mktemp("platform"))
-    try:
-        yield running
-    finally:
-        stop_platform(running)
 
 
 def _session(base: str, email: str, password: str) -> httpx.Client:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from codif import cli
 from codif.errors import TrackingUnavailable
 from codif.metrics import (
     auto_coding_curve,
@@ -21,6 +19,7 @@ from codif.metrics import (
 )
 from codif.nomenclature import Nomenclature
 from codif.tracking import ensure_reachable, metrics_for_mlflow
+from tests.codif_cli import run_cli
 
 
 def test_ece_and_brier_on_hand_computed_cases() -> None:
@@ -89,21 +88,12 @@ def test_unreachable_mlflow_names_the_setting(monkeypatch: pytest.MonkeyPatch) -
         ensure_reachable(timeout=2)
 
 
-def _run(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(sys, "argv", ["codif", *argv])
-    try:
-        cli.main()
-    except SystemExit as stop:
-        return int(stop.code or 0)
-    return 0
-
-
 def test_cli_reports_bad_input_without_traceback(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("text,label_majority\n,1071C\nBoulangerie,1234Q\n", encoding="utf-8")
-    code = _run(
+    code = run_cli(
         ["data", "build", "--data-dir", str(data_dir), "--expert", str(bad), "--out", str(tmp_path / "c")], monkeypatch
     )
     err = capsys.readouterr().err
@@ -113,11 +103,11 @@ def test_cli_reports_bad_input_without_traceback(
     assert "Traceback" not in err
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
-    code = _run(["train", "--data-dir", str(data_dir), "-p", "dim=0", "-p", "nonsense=1"], monkeypatch)
+    code = run_cli(["train", "--data-dir", str(data_dir), "-p", "dim=0", "-p", "nonsense=1"], monkeypatch)
     err = capsys.readouterr().err
     assert code == 1
     assert "dim" in err and "nonsense" in err
-    code = _run(["train", "--data-dir", str(data_dir)], monkeypatch)
+    code = run_cli(["train", "--data-dir", str(data_dir)], monkeypatch)
     err = capsys.readouterr().err
     assert code == 1
     assert "MLFLOW_TRACKING_URI" in err and "unreachable" in err
@@ -128,7 +118,9 @@ def test_cli_data_build_writes_the_corpus(
 ) -> None:
     out = tmp_path / "corpus.parquet"
     gold = data_dir / "labeled/gold_dev.csv"
-    code = _run(["data", "build", "--data-dir", str(data_dir), "--expert", str(gold), "--out", str(out)], monkeypatch)
+    code = run_cli(
+        ["data", "build", "--data-dir", str(data_dir), "--expert", str(gold), "--out", str(out)], monkeypatch
+    )
     captured = capsys.readouterr()
     assert code == 0
     assert captured.out.strip() == str(out)
@@ -143,7 +135,7 @@ def test_cli_train_reads_every_file_from_the_data_dir(
     # against it instead of the folder's own 2 would fail with "not a NAF rév. 2 subclass"
     monkeypatch.chdir(tmp_path)
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    code = _run(["train", "--data-dir", str(data_dir), "--tracking-uri", tracking, "--no-register"], monkeypatch)
+    code = run_cli(["train", "--data-dir", str(data_dir), "--tracking-uri", tracking, "--no-register"], monkeypatch)
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "Insee test cases passed:" in captured.err

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from codif import cli
 from codif.errors import CodifDataError, MissingDataError
 from codif.forms import Candidate, Form, Prediction
 from codif.monitor import Window, build_report, connect, default_windows, distribution_drift
 from codif.nomenclature import Nomenclature
 from codif.serve.business_log import BusinessLog
+from tests.codif_cli import run_cli
 
 # (day, description, top-1 code, IC, how many)
 Record = tuple[str, str, str, float, int]
@@ -171,34 +170,25 @@ def test_missing_or_empty_logs_and_empty_windows_are_clear_errors(
         build_report(connection, nomenclature, source=str(logs), threshold=1.5)
 
 
-def _run(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(sys, "argv", ["codif", *argv])
-    try:
-        cli.main()
-    except SystemExit as stop:
-        return int(stop.code or 0)
-    return 0
-
-
 def test_the_cli_prints_the_report_and_exits_3_on_alerts(
     logs: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     common = ["monitor", str(logs), "--data-dir", str(data_dir), "--window", "2026-11-08:2026-11-14"]
-    assert _run([*common, "--json", "--level", "division"], monkeypatch) == 0
+    assert run_cli([*common, "--json", "--level", "division"], monkeypatch) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n"] == 4
     assert report["drift"]["level"] == "division"
-    assert _run([*common, "--max-hellinger", "0.1"], monkeypatch) == 3
+    assert run_cli([*common, "--max-hellinger", "0.1"], monkeypatch) == 3
     captured = capsys.readouterr()
     assert "auto-coding rate 75.0% at IC >= 0.8" in captured.out
     assert "Hellinger distance" in captured.out
     assert "ALERT: section drift: Hellinger distance 0.366" in captured.err
-    assert _run([*common, "--level", "sector"], monkeypatch) == 1
+    assert run_cli([*common, "--level", "sector"], monkeypatch) == 1
     assert "unknown NAF level 'sector'" in capsys.readouterr().err
     monkeypatch.delenv("AWS_BUCKET_NAME", raising=False)
     monkeypatch.delenv("AWS_WORKING_DIRECTORY_PATH", raising=False)
     monkeypatch.delenv("CODIF_SERVE_LOGS_BUCKET", raising=False)
-    assert _run(["monitor", "--data-dir", str(data_dir)], monkeypatch) == 1
+    assert run_cli(["monitor", "--data-dir", str(data_dir)], monkeypatch) == 1
     assert "where are the business logs?" in capsys.readouterr().err
 
 

@@ -20,7 +20,7 @@ are 1,000 forms of ``labeled/gold_dev.csv`` (real 2023-24 Sirene forms) with the
 
 The model comes from the MLflow server in ``--tracking-uri`` (default ``MLFLOW_TRACKING_URI``) at ``--model-uri``
 (default ``models:/codif@champion``), e.g. after ``codif train`` and ``codif promote``. Without a tracking URI (or
-with ``--train``), the production-like model is trained first into a temporary MLflow (SQLite; about 30 s):
+with ``--train``), the production-like model is trained first into a temporary MLflow (SQLite; 21 s here):
 ``codif data build --expert labeled/gold_dev.csv`` then ``codif train`` on that corpus, served at the version it
 registers. Every figure is the median over ``--runs`` runs (the load test: medians of each run's p50 and p99).
 """

@@ -45,17 +45,33 @@ def error_from_problem(problem: Mapping[str, Any], status: int) -> SardonyxError
     return cls(message, violations=violations)
 
 
-def curl_command(method: str, url: str, body: Any = None, *, stream: bool = False) -> str:
-    """The ``curl`` command doing the same request (body as JSON)."""
-    args = ["curl"]
+def curl_command(
+    method: str, url: str, body: Any = None, *, stream: bool = False, token_file: str | None = None
+) -> str:
+    """The ``curl`` command doing the same request (body as JSON); with ``token_file``, it sends the API token
+    read from that file when it runs (``-H "Authorization: Bearer $(cat FILE)"``), never the token itself."""
+    head = ["curl"]
     if stream:
-        args.append("-N")
+        head.append("-N")
     if method != "GET":
-        args += ["-X", method]
+        head += ["-X", method]
+    rest: list[str] = []
     if body is not None:
-        args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
-    args.append(url)
-    return shlex.join(args)
+        rest += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    rest.append(url)
+    parts = [shlex.join(head)]
+    if token_file:
+        quoted = "".join("\\" + c if c in '"$`\\' else c for c in token_file)
+        parts.append(f'-H "Authorization: Bearer $(cat {quoted})"')
+    parts.append(shlex.join(rest))
+    return " ".join(parts)
+
+
+def default_token_file() -> str:
+    """Where the CLI reads the API token: ``<data_dir>/api-token`` of the settings."""
+    from sardonyx.auth.local import api_token_path
+
+    return str(api_token_path(Settings().data_dir))
 
 
 class PlatformClient:
@@ -65,11 +81,32 @@ class PlatformClient:
         base_url: ``http://127.0.0.1:8420`` (default: the settings' ``api_url``).
         project: Onyxia's ``ONYXIA-PROJECT`` header (None: the personal project).
         timeout: seconds per request (streams have no read timeout).
+        token: the API token (default: the ``token`` setting, ``SARDONYX_TOKEN``, else the file
+            ``<data_dir>/api-token`` that the platform of these settings created).
     """
 
-    def __init__(self, base_url: str | None = None, *, project: str | None = None, timeout: float = 30.0) -> None:
-        self.base_url = (base_url or Settings().api_url).rstrip("/")
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        project: str | None = None,
+        timeout: float = 30.0,
+        token: str | None = None,
+    ) -> None:
+        settings: Settings | None = None
+        if base_url is None or token is None:
+            settings = Settings()
+        self.base_url = (base_url or (settings.api_url if settings else "")).rstrip("/")
+        if token is None and settings is not None:
+            from sardonyx.auth.local import api_token_path, read_api_token
+
+            token = settings.token or read_api_token(settings.data_dir)
+            self._token_hint = f"no API token in {api_token_path(settings.data_dir)} or SARDONYX_TOKEN"
+        else:
+            self._token_hint = "the API token given was refused"
         headers = {"ONYXIA-PROJECT": project} if project else {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
 
     def close(self) -> None:
@@ -94,6 +131,13 @@ class PlatformClient:
             raise UnavailableError(
                 f"Sardonyx is not running at {self.base_url} (start it with `sardonyx up`): {error}"
             ) from error
+        if response.status_code == 401 and "authorization" not in self._http.headers:
+            from sardonyx.errors import Unauthorized
+
+            raise Unauthorized(
+                f"the platform at {self.base_url} wants its API token: {self._token_hint} (is it the platform of "
+                "this data directory? set SARDONYX_DATA_DIR, or start it with `sardonyx up`)"
+            )
         _raise_for_problem(response)
         return response
 
@@ -101,6 +145,11 @@ class PlatformClient:
         return self.request(method, path, **kwargs).json()
 
     # -- platform --------------------------------------------------------------------------------------------
+    def login_link(self, next_path: str = "/") -> str:
+        """``POST /auth/login-links``: a one-time URL that logs a browser into the web UI (then ``next_path``)."""
+        params = {"next": next_path} if next_path != "/" else {}
+        return str(self._json("POST", "/auth/login-links", params=params)["url"])
+
     def healthy(self) -> bool:
         """True when the platform answers its health check with 200."""
         try:

@@ -47,6 +47,8 @@ class SardonyxError(Exception):
         self.message = message
         self.violations: list[Violation] = list(violations)
         self.extra: dict[str, Any] = extra
+        self.headers: dict[str, str] = {}
+        """HTTP headers of the answer (``WWW-Authenticate`` of a 401)."""
 
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:
         """RFC 7807 problem details document (``application/problem+json``)."""
@@ -85,9 +87,15 @@ class InvalidName(BadRequest):
 
 
 class Unauthorized(SardonyxError):
+    """No valid credentials; ``challenge`` is the answer's ``WWW-Authenticate`` header (RFC 6750)."""
+
     status = 401
     reason = "unauthorized"
     title = "Authentication required"
+
+    def __init__(self, message: str, *, challenge: str = 'Bearer realm="sardonyx"', **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.headers["WWW-Authenticate"] = challenge
 
 
 class Forbidden(SardonyxError):

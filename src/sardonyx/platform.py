@@ -80,6 +80,15 @@ class Platform:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.store = store or StateStore(default_database(settings.data_dir))
         self.user: User = local_user(settings)
+        from sardonyx.auth import LocalAuthenticator, ensure_api_token
+
+        self.authenticator = LocalAuthenticator(
+            self.user,
+            ensure_api_token(settings.data_dir),
+            port=settings.port,
+            session_max_age=settings.auth.session_max_age_seconds,
+            login_link_seconds=settings.auth.login_link_seconds,
+        )
         self.seaweedfs: SeaweedFS | None = None
         self.s3_endpoint: S3Endpoint | None = None
         issuer: CredentialSource | None = credentials

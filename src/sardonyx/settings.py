@@ -173,6 +173,25 @@ class RegionSettings(BaseModel):
     expose: ExposeSettings = Field(default_factory=ExposeSettings, description="How services are exposed.")
 
 
+class AuthSettings(BaseModel):
+    """How requests are authenticated (``sardonyx.auth``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["token"] = Field(
+        default="token",
+        description="`token`: the single local user; the API takes the token of `<data_dir>/api-token` (created at "
+        "the first start, mode 0600) as `Authorization: Bearer`, the web UI a session from a one-time login link "
+        "printed by `sardonyx up` and `sardonyx open`.",
+    )
+    session_max_age_seconds: int = Field(
+        default=14 * 86400, ge=60, description="Lifetime of a web UI session cookie, in seconds."
+    )
+    login_link_seconds: float = Field(
+        default=600.0, gt=0, description="How long a one-time login link stays valid, in seconds."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the platform, with its default and help text."""
 
@@ -194,6 +213,17 @@ class Settings(BaseSettings):
         "on this machine.",
     )
     port: int = Field(default=8420, ge=1, le=65535, description="TCP port of the API server and web UI.")
+    public_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names (`name` or `name:port`) the platform answers to beyond 127.0.0.1, localhost and "
+        "[::1] with its port, e.g. behind a reverse proxy; any other `Host` header is refused (421). "
+        "As a variable: JSON, `SARDONYX_PUBLIC_HOSTS='[\"sardonyx.example.org\"]'`.",
+    )
+    token: str | None = Field(
+        default=None,
+        description="The API token the CLI and `PlatformClient` send; default: read from `<data_dir>/api-token`.",
+    )
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="Authentication of requests.")
     catalogs_file: Path | None = Field(
         default=None,
         description="Onyxia-style catalog configuration (JSON, JSON5 or YAML: a list of catalogs, or "

@@ -11,11 +11,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from sardonyx import __version__
 from sardonyx.api import onyxia, own
 from sardonyx.api.problems import install_problem_handlers
+from sardonyx.auth import HostAllowlist, RequestGuard, require_user_unless_open
 from sardonyx.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -63,14 +64,20 @@ def create_app(
         description="Launch data science services wired to S3. The `public`, `my-lab` and `user` routes follow "
         "Onyxia's REST API (same paths, bodies and shapes); errors are RFC 7807 problem details.",
         lifespan=lifespan,
+        dependencies=[Depends(require_user_unless_open)],  # default deny: see sardonyx.auth
     )
+    settings = platform.settings
+    hosts = HostAllowlist(settings.port, bind_host=settings.host, public_hosts=settings.public_hosts)
+    app.add_middleware(RequestGuard, hosts=hosts, cookie_name=platform.authenticator.cookie_name)
     app.state.platform = platform
+    app.state.authenticator = platform.authenticator
     app.state.keepalive_seconds = keepalive_seconds
     install_problem_handlers(app)
     app.include_router(onyxia.public)
     app.include_router(onyxia.user_router)
     app.include_router(onyxia.my_lab)
     app.include_router(own.router)
+    app.include_router(own.auth_router)
     from sardonyx import web  # the web UI (server-rendered pages) is served by the same process
 
     web.install(app)

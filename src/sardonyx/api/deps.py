@@ -1,5 +1,4 @@
-"""Request dependencies: the platform the app serves, and the user behind the request (the single local user
-until OIDC is configured)."""
+"""Request dependencies: the platform the app serves, and the user behind the request (``sardonyx.auth``)."""
 
 from __future__ import annotations
 
@@ -7,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from sardonyx.auth import current_user
 from sardonyx.errors import UnavailableError
 from sardonyx.identity import User
 from sardonyx.platform import Platform
@@ -19,9 +19,6 @@ def get_platform(request: Request) -> Platform:
     return platform
 
 
-def get_user(request: Request) -> User:
-    return get_platform(request).user
-
-
 PlatformDep = Annotated[Platform, Depends(get_platform)]
-UserDep = Annotated[User, Depends(get_user)]
+UserDep = Annotated[User, Depends(current_user)]
+"""The user behind the request: ``sardonyx.auth.current_user`` (401 without valid credentials)."""

@@ -56,3 +56,25 @@ async def environments(platform: PlatformDep) -> dict[str, Any]:
 )
 async def prune_environments(platform: PlatformDep, dryRun: bool = False) -> dict[str, Any]:
     return await platform.prune_environments(dry_run=dryRun)
+
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@auth_router.post(
+    "/login-links",
+    summary="A one-time login link for the web UI (what `sardonyx up` and `sardonyx open` print)",
+    description="`{url, expiresInSeconds}`: opening `url` in a browser logs it in (a session cookie) once; the "
+    "link is used up by its first login and expires after `expiresInSeconds`.",
+)
+def login_link(request: Request, user: UserDep, next: str = "/") -> dict[str, Any]:
+    del user  # authenticated by the dependency: only a holder of the API token (or a session) gets a link
+    from urllib.parse import urlencode
+
+    from sardonyx.web.login_pages import safe_next
+
+    authenticator = request.app.state.authenticator
+    code = authenticator.new_login_code()
+    query = {"code": code} | ({"next": safe_next(next)} if safe_next(next) != "/" else {})
+    url = f"{str(request.base_url).rstrip('/')}/login?{urlencode(query)}"
+    return {"url": url, "expiresInSeconds": authenticator.login_link_seconds}

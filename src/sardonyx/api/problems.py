@@ -33,7 +33,7 @@ async def sardonyx_error(request: Request, error: Exception) -> JSONResponse:
         log.error("%s %s: %s", request.method, request.url.path, error.message)
     else:
         log.info("%s %s: %s (%s)", request.method, request.url.path, error.message, error.reason)
-    return problem_response(error.to_problem(instance=request.url.path))
+    return problem_response(error.to_problem(instance=request.url.path), headers=error.headers or None)
 
 
 async def validation_error(request: Request, error: Exception) -> JSONResponse:

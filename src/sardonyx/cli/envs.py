@@ -72,11 +72,12 @@ def list_environments(
     url: UrlOption = None,
 ) -> None:
     """List the built environments: size, age, packages, and the services that use them."""
-    from sardonyx.client import PlatformClient, curl_command
+    from sardonyx.client import PlatformClient, curl_command, default_token_file
 
     with PlatformClient(url) as client:
         if show_command:
-            err.print(f"[dim]$[/] {escape(curl_command('GET', client.url('/platform/environments')))}")
+            command = curl_command("GET", client.url("/platform/environments"), token_file=default_token_file())
+            err.print(f"[dim]$[/] {escape(command)}")
         cache = client.environments()
     if as_json:
         typer.echo(json.dumps(cache, indent=1))
@@ -120,12 +121,15 @@ def prune(
     url: UrlOption = None,
 ) -> None:
     """Delete the environments no service uses (the next launch that needs one builds it again)."""
-    from sardonyx.client import PlatformClient, curl_command
+    from sardonyx.client import PlatformClient, curl_command, default_token_file
 
     with PlatformClient(url) as client:
         if show_command:
             params = {"dryRun": "true"} if dry_run else None
-            err.print(f"[dim]$[/] {escape(curl_command('POST', client.url('/platform/environments/prune', params)))}")
+            command = curl_command(
+                "POST", client.url("/platform/environments/prune", params), token_file=default_token_file()
+            )
+            err.print(f"[dim]$[/] {escape(command)}")
         plan = client.prune_environments(dry_run=True)
         if not plan["removed"] and not plan["leftovers"]:
             console.print("Nothing to prune: every environment is in use.")

@@ -152,6 +152,7 @@ def up(
         if not _healthy(url):
             wait_until_up(settings, None, settings.startup_timeout_seconds)
         console.print(f"Sardonyx is already running at [bold]{url}[/] (pid {state.get('pid', '?')}).")
+        console.print(f"  {'Web UI:':<10}{escape(_login_link(url))}", soft_wrap=True)
         return
     if not port_is_free(settings.port, settings.host):
         from sardonyx.errors import Violation
@@ -174,12 +175,23 @@ def up(
     elapsed = time.perf_counter() - begin
     console.print(f"Sardonyx is up at [bold]{settings.api_url}[/] ({elapsed:.1f} s, pid {process.pid}).")
     for name, where in (
-        ("Web UI", f"{settings.api_url}/"),
+        ("Web UI", _login_link(settings.api_url)),
         ("API docs", f"{settings.api_url}/docs"),
         ("Log", str(_files(settings)["log"])),
     ):
         console.print(f"  {name + ':':<10}{escape(where)}", soft_wrap=True)
     console.print("Launch a service with `sardonyx launch jupyter-python`; stop the platform with `sardonyx down`.")
+
+
+def _login_link(url: str) -> str:
+    """A one-time login link of the web UI (the platform's URL alone when none can be had)."""
+    from sardonyx.client import PlatformClient
+
+    try:
+        with PlatformClient(url, timeout=5.0) as client:
+            return f"{client.login_link()}  (one-time login link; `sardonyx open` prints a new one)"
+    except SardonyxError as error:
+        return f"{url}/  (no login link: {error.message})"
 
 
 @app.command()
@@ -244,9 +256,13 @@ def status(
     """
     settings = _settings(port)
     if show_command:
+        from sardonyx.auth import api_token_path
         from sardonyx.client import curl_command
 
-        Console(stderr=True, highlight=False).print(f"$ {curl_command('GET', settings.api_url + '/platform/status')}")
+        command = curl_command(
+            "GET", settings.api_url + "/platform/status", token_file=str(api_token_path(settings.data_dir))
+        )
+        Console(stderr=True, highlight=False).print(f"$ {command}")
     state = running_state(settings)
     if state is None:
         if as_json:

@@ -55,9 +55,9 @@ def _client(url: str | None) -> PlatformClient:
 
 
 def _curl(method: str, url: str, body: Any = None, *, stream: bool = False) -> str:
-    from sardonyx.client import curl_command
+    from sardonyx.client import curl_command, default_token_file
 
-    return curl_command(method, url, body, stream=stream)
+    return curl_command(method, url, body, stream=stream, token_file=default_token_file())
 
 
 def _show(line: str) -> None:
@@ -366,12 +366,28 @@ def delete(
 
 @app.command("open")
 def open_service(
-    service: ServiceArgument,
+    service: Annotated[
+        str | None, typer.Argument(help="Service id or friendly name; none: the web UI.", show_default=False)
+    ] = None,
     browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open it in a web browser.")] = True,
     show_command: ShowCommand = False,
     url: UrlOption = None,
 ) -> None:
-    """Print a service's URL and password, and open it in a web browser."""
+    """Open the web UI logged in (a one-time login link), or a service logged in (its URL carries its login).
+
+    Without SERVICE: prints a one-time login link of the web UI and opens it. With SERVICE: prints the URL that
+    logs you into the service (JupyterLab's token URL...) and opens it.
+    """
+    if service is None:
+        with _client(url) as client:
+            if show_command:
+                _show(_curl("POST", client.url("/auth/login-links")))
+            link = client.login_link()
+        console.print(f"Web UI: [bold]{escape(link)}[/]", soft_wrap=True)
+        console.print("  A one-time login link: it logs one browser in, then `sardonyx open` prints a new one.")
+        if browser:
+            webbrowser.open(link)
+        return
     with _client(url) as client:
         found = client.resolve(service)
         if show_command:

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sardonyx.errors import NotFound, SardonyxError
-from sardonyx.web import account_pages, catalog_pages, files_pages, services_pages
+from sardonyx.web import account_pages, catalog_pages, files_pages, login_pages, services_pages
 from sardonyx.web.assets import VENDOR_FILES, asset_path, default_assets_dir, ensure_assets
 from sardonyx.web.render import STATIC_DIR
 from sardonyx.web.routing import WebRoute, error_page
@@ -23,6 +23,7 @@ router.include_router(catalog_pages.router)
 router.include_router(services_pages.router)
 router.include_router(files_pages.router)
 router.include_router(account_pages.router)
+router.include_router(login_pages.router)
 
 _OWN_STATIC = {p.name for p in STATIC_DIR.iterdir() if p.is_file()}
 

@@ -44,7 +44,15 @@ def same_origin(request: Request) -> bool:
 
 
 def error_page(request: Request, error: SardonyxError) -> Response:
-    """The page shown for an expected error: title, message, violations, and a way back."""
+    """The page shown for an expected error: title, message, violations, and a way back (for a 401, the login
+    page, which says how to log in)."""
+    from sardonyx.errors import Unauthorized
+
+    if isinstance(error, Unauthorized):
+        from sardonyx.web.login_pages import login_page
+
+        message = "You are not logged in." if "required" in error.message else f"{error.message.capitalize()}."
+        return login_page(request, message, next_path=request.url.path if request.method == "GET" else "/")
     if error.status >= 500:
         log.error("%s %s: %s", request.method, request.url.path, error.message)
     else:
@@ -92,5 +100,7 @@ def platform_of(request: Request) -> Platform:
 
 
 def user_of(request: Request) -> User:
-    """The user behind the request (the single local user until OIDC is configured)."""
-    return platform_of(request).user
+    """The user behind the request, authenticated by ``sardonyx.auth`` before the route ran."""
+    from sardonyx.auth import request_user
+
+    return request_user(request)

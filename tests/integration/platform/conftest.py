@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sardonyx.auth import read_api_token
 from sardonyx.client import PlatformClient
 from sardonyx.ports import free_ports
 from sardonyx.settings import SeaweedFSPorts
@@ -41,7 +42,7 @@ class RunningPlatform:
         return f"http://127.0.0.1:{self.env['SARDONYX_PORT']}"
 
     def client(self) -> PlatformClient:
-        return PlatformClient(self.url, timeout=120)
+        return PlatformClient(self.url, timeout=120, token=read_api_token(self.data_dir))
 
     def cli(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         """Run ``sardonyx ARGS`` against this platform (never raises on a non-zero status)."""

@@ -12,6 +12,7 @@ import httpx
 import psutil
 import pytest
 
+from sardonyx.auth import auth_headers
 from sardonyx.errors import InvalidName, InvalidValues, NotFound
 from tests.integration.platform.conftest import RunningPlatform, platform_env, start_platform, stop_platform
 
@@ -98,7 +99,9 @@ def test_unknown_chart_and_invalid_values(platform: RunningPlatform) -> None:
         client.launch("jupyter-python", set_options=["networking.port=-1", "jupyter.defaultPath=no-slash"])
     assert sorted(v.path for v in caught.value.violations) == ["jupyter.defaultPath", "networking.port"]
     response = httpx.put(
-        f"{platform.url}/my-lab/app", json={"packageName": "jupyter-python", "overrides": ["networking.port=x"]}
+        f"{platform.url}/my-lab/app",
+        headers=auth_headers(platform.data_dir),
+        json={"packageName": "jupyter-python", "overrides": ["networking.port=x"]},
     )
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
@@ -115,7 +118,9 @@ def test_names_that_try_to_inject_are_rejected(platform: RunningPlatform, name: 
 
 
 def test_deleting_an_unknown_service(platform: RunningPlatform) -> None:
-    response = httpx.delete(f"{platform.url}/my-lab/app", params={"path": "nope-123456"})
+    response = httpx.delete(
+        f"{platform.url}/my-lab/app", params={"path": "nope-123456"}, headers=auth_headers(platform.data_dir)
+    )
     assert response.status_code == 404
     assert response.json()["type"].endswith("/not-found")
     result = platform.cli("delete", "nope-123456")

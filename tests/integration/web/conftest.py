@@ -4,6 +4,7 @@ app with the web UI served by uvicorn on a free loopback port; and Debian's chro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -18,6 +19,7 @@ import pytest
 import uvicorn
 
 from sardonyx.api import create_app
+from sardonyx.auth import auth_headers
 from sardonyx.catalog import CatalogService
 from sardonyx.catalog.service import builtin_catalog_config
 from sardonyx.platform import Platform
@@ -53,8 +55,15 @@ class LiveServer:
     def project(self) -> str:
         return f"user-{self.login}"
 
+    def login_link(self, next_path: str = "/") -> str:
+        """A one-time login link of the web UI (what ``sardonyx open`` prints)."""
+        with self.api() as client:
+            response = client.post("/auth/login-links", params={"next": next_path})
+            response.raise_for_status()
+            return str(response.json()["url"])
+
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+        return httpx.Client(base_url=self.url, timeout=30, headers=auth_headers(self.platform.settings.data_dir))
 
 
 @pytest.fixture(scope="session")
@@ -109,8 +118,24 @@ class Browser:
             self.errors.append(f"{page.url}: {message.text}")
 
 
+def log_in(browser: Browser, live: LiveServer) -> None:
+    """Open a one-time login link in ``browser``, as a user does with the one ``sardonyx up`` prints."""
+    page = browser.page()
+    page.goto(live.login_link("/catalog"))
+    page.wait_for_url(f"{live.url}/catalog/**")
+    page.close()
+
+
 @pytest.fixture
-def browser() -> Iterator[Browser]:
+def browser(live_server: LiveServer) -> Iterator[Browser]:
+    """A headless chromium logged into ``live_server`` (its session cookie in the profile)."""
+    with anonymous_browser() as logged_in:
+        log_in(logged_in, live_server)
+        yield logged_in
+
+
+@contextlib.contextmanager
+def anonymous_browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test installs it)")
     from playwright.sync_api import sync_playwright

@@ -17,6 +17,7 @@ from sardonyx.platform import Platform
 from sardonyx.runtimes.fake import FakeRuntime
 from sardonyx.settings import Settings
 from sardonyx.state import StateStore
+from tests.http import platform_test_client
 from tests.unit.services.conftest import BEHAVIOURS, FakeCredentials, write_chart
 
 
@@ -39,7 +40,7 @@ def platform(tmp_path: Path) -> Platform:
 
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform, manage=True, keepalive_seconds=0.05)) as test_client:
+    with platform_test_client(create_app(platform, manage=True, keepalive_seconds=0.05), platform) as test_client:
         yield test_client
 
 
@@ -239,6 +240,8 @@ def test_unexpected_errors_are_500_problems(platform: Platform, monkeypatch: pyt
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(platform.manager, "list_services", broken)
-    with TestClient(create_app(platform, manage=True), raise_server_exceptions=False) as test_client:
+    with platform_test_client(
+        create_app(platform, manage=True), platform, raise_server_exceptions=False
+    ) as test_client:
         problem = assert_problem(test_client.get("/my-lab/services"), 500, "internal-error")
     assert "secret" not in json.dumps(problem)

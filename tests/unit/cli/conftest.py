@@ -17,6 +17,7 @@ from rich.console import Console
 
 import sardonyx.cli as cli_module
 from sardonyx.api import create_app
+from sardonyx.auth import auth_headers
 from sardonyx.catalog import CatalogConfig, CatalogService
 from sardonyx.cli import envs as envs_module
 from sardonyx.cli import main
@@ -44,6 +45,11 @@ class Cli:
     monkeypatch: pytest.MonkeyPatch
 
     width: int = 160
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The platform's API token as a request header (for tests calling the REST API themselves)."""
+        return auth_headers(self.platform.settings.data_dir)
 
     def __call__(self, *args: str) -> tuple[int, str, str]:
         self.monkeypatch.setattr(sys, "argv", ["sardonyx", *args])

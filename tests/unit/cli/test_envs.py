@@ -25,7 +25,7 @@ def test_list_shows_sizes_users_and_packages_then_prune_deletes_the_unused(local
     assert "0123456789abcdef01234567" in out and "3.0 MB" in out and "pandas>=2.2, pyarrow>=20" in out
     assert "LAST USED" in out and "2 h ago" in out and "no package (the interpreter alone)" in out and "unused" in out
     assert "2 environments" in out and "Delete the unused ones with: sardonyx envs prune" in out
-    listed = httpx.get(f"{local_cli.url}/platform/environments").json()
+    listed = httpx.get(f"{local_cli.url}/platform/environments", headers=local_cli.auth).json()
     assert [e["key"] for e in listed["environments"]] == ["fedcba9876543210fedcba98", "0123456789abcdef01234567"]
 
     code, out, _ = local_cli("envs", "prune", "--dry-run")
@@ -43,5 +43,5 @@ def test_list_shows_sizes_users_and_packages_then_prune_deletes_the_unused(local
 def test_a_runtime_without_environments_says_so(cli: Cli) -> None:
     code, _, err = cli("envs", "list")
     assert code == 1 and "error: the fake runtime of this region builds no environments" in err
-    response = httpx.post(f"{cli.url}/platform/environments/prune")
+    response = httpx.post(f"{cli.url}/platform/environments/prune", headers=cli.auth)
     assert response.status_code == 400 and response.headers["content-type"].startswith("application/problem+json")

@@ -19,6 +19,7 @@ from sardonyx.platform import Platform
 from sardonyx.runtimes.fake import FakeBehaviour, FakeRuntime
 from sardonyx.settings import Settings
 from sardonyx.state import StateStore
+from tests.http import platform_test_client
 from tests.unit.services.conftest import FakeCredentials
 
 WIDGETS_SCHEMA: dict[str, Any] = {
@@ -148,5 +149,5 @@ def platform(tmp_path: Path) -> Platform:
 
 @pytest.fixture
 def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform, manage=True, keepalive_seconds=0.05)) as test_client:
+    with platform_test_client(create_app(platform, manage=True, keepalive_seconds=0.05), platform) as test_client:
         yield test_client

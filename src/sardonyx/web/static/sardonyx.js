@@ -422,5 +422,11 @@
     image.replaceWith(fallback);
   }, true);
 
+  // the login page posts its one-time code at once (a GET of the login link itself changes nothing)
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.querySelector("form[data-autosubmit]");
+    if (form) form.requestSubmit ? form.requestSubmit() : form.submit();
+  });
+
   window.Sardonyx = { copyText: copyText, applyHiddenRules: applyHiddenRules };
 })();

@@ -159,7 +159,9 @@ def main() -> None:
     median = statistics.median(ok) if ok else float("nan")
     passed = len(ok) == len(runs) and median < TARGET_SECONDS
     verdict = "PASS" if passed else "FAIL"
-    print(f"install to a running platform: {median:.1f} s median of {len(ok)} (target < {TARGET_SECONDS:g} s) {verdict}")
+    print(
+        f"install to a running platform: {median:.1f} s median of {len(ok)} (target < {TARGET_SECONDS:g} s) {verdict}"
+    )
     RESULTS_DIR.mkdir(exist_ok=True)
     payload = {"command": command, "pip_config": not args.no_pip_config, "median_seconds": median, "runs": runs,
                "target_seconds": TARGET_SECONDS, "passed": passed}  # fmt: skip

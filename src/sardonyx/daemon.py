@@ -186,11 +186,16 @@ def serve(settings: Settings) -> int:
 
 def main() -> None:
     """``python -m sardonyx.daemon``: serve with the settings of the environment."""
+    from sardonyx.settings import is_settings_error, settings_error_lines
+
     try:
         settings = Settings()
-    except Exception as error:  # invalid settings: say so in the error file when the data dir is known
-        print(f"error: invalid settings: {error}", file=sys.stderr)
-        sys.exit(1)
+    except Exception as error:
+        if not is_settings_error(error):
+            raise
+        for line in settings_error_lines(error):
+            print(f"error: invalid setting {line}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(serve(settings))
 
 

@@ -339,3 +339,53 @@ def _table_rows(model: type[BaseModel], prefix: str, rows: list[dict[str, Any]])
                 "description": info.description or "",
             }
         )
+
+
+def settings_error_lines(error: Exception) -> list[str]:
+    """One line per invalid setting of a failed ``Settings()``: the setting, its variable, the value given and
+    what is allowed, e.g. ``port (SARDONYX_PORT) = 'abc': Input should be a valid integer``.
+
+    ``error`` is the ``pydantic.ValidationError`` of ``Settings`` or a ``pydantic_settings.SettingsError`` (a
+    variable that is not valid JSON for a list or a block).
+    """
+    from pydantic import ValidationError
+
+    if not isinstance(error, ValidationError):
+        import re
+
+        field = re.search(r"field [\"']([^\"']+)[\"']", str(error))
+        if field is None:
+            return [str(error)]
+        name = field.group(1)
+        variable = "SARDONYX_" + name.upper().replace(".", "__")
+        shown = repr(os.environ.get(variable, "")) if variable in os.environ else "the value given"
+        return [f"{name} ({variable}) = {shown}: not valid JSON; this setting takes a JSON list or object, e.g. "
+                f"{variable}='[\"value\"]'"]  # fmt: skip
+    lines = []
+    for problem in error.errors():
+        location = [str(part) for part in problem.get("loc", ()) if not str(part).isdigit()]
+        name = ".".join(location) or "(settings)"
+        variable = "SARDONYX_" + "__".join(part.upper() for part in location)
+        given = problem.get("input")
+        shown = repr(given) if not isinstance(given, dict) else "a block"
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        reason = str(problem.get("msg", "invalid"))
+        if problem.get("type") == "extra_forbidden":
+            reason = "there is no such setting (`sardonyx settings` lists them)"
+        lines.append(f"{name} ({variable}) = {shown}: {reason}")
+    return lines
+
+
+def is_settings_error(error: BaseException) -> bool:
+    """True for the errors of ``Settings()`` that ``settings_error_lines`` describes."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    if isinstance(error, SettingsError):
+        return True
+    return isinstance(error, ValidationError) and error.title in {Settings.__name__, *_block_names()}
+
+
+def _block_names() -> set[str]:
+    return {"S3Settings", "SeaweedFSPorts", "RegionSettings", "ExposeSettings", "AuthSettings"}

@@ -55,7 +55,8 @@ def show_settings() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: run the Typer app, rendering expected errors without a traceback."""
+    """Console-script entry point: run the Typer app, rendering expected errors without a traceback; an invalid
+    setting is one line naming it, its value and what is allowed, with exit status 2 (a usage error)."""
     try:
         app()
     except SardonyxError as error:
@@ -67,6 +68,16 @@ def main() -> None:
         for line in report.lines:
             err_console.print(f"  - {escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(1)
+    except Exception as error:
+        from sardonyx.settings import is_settings_error, settings_error_lines
+
+        if not is_settings_error(error):
+            raise
+        from rich.markup import escape
+
+        for line in settings_error_lines(error):
+            err_console.print(f"[bold red]error:[/] invalid setting {escape(line)}", highlight=False, soft_wrap=True)
+        sys.exit(2)
 
 
 # Faces register their commands on ``app`` when imported (one line each).

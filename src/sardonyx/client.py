@@ -103,7 +103,7 @@ class PlatformClient:
             token = settings.token or read_api_token(settings.data_dir)
             self._token_hint = f"no API token in {api_token_path(settings.data_dir)} or SARDONYX_TOKEN"
         else:
-            self._token_hint = "the API token given was refused"
+            self._token_hint = "the API token given was refused"  # noqa: S105 - a message
         headers = {"ONYXIA-PROJECT": project} if project else {}
         if token:
             headers["Authorization"] = f"Bearer {token}"

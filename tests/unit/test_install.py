@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 import tomllib
 
-from packaging.requirements import Requirement
-
 from benchmarks.install import ROOT, readme_first_command
+from packaging.requirements import Requirement
 
 
 def test_the_first_command_bootstraps_uv_and_starts_the_platform() -> None:

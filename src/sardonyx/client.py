@@ -186,8 +186,10 @@ class PlatformClient:
         overrides: Mapping[str, Any] | None = None,
         options: Mapping[str, Any] | None = None,
         dry_run: bool = False,
+        reveal: bool = False,
     ) -> dict[str, Any]:
-        """The ``PUT /my-lab/app`` body (Onyxia's ``CreateServiceDTO`` plus ``overrides``)."""
+        """The ``PUT /my-lab/app`` body (Onyxia's ``CreateServiceDTO`` plus ``overrides``); ``reveal`` shows the
+        secrets of a dry run's values and commands in clear."""
         body: dict[str, Any] = {"packageName": chart}
         for key, value in (("catalogId", catalog_id), ("packageVersion", version), ("name", name),
                            ("friendlyName", friendly_name)):  # fmt: skip
@@ -203,6 +205,8 @@ class PlatformClient:
             body["overrides"] = dict(overrides)
         if dry_run:
             body["dryRun"] = True
+            if reveal:
+                body["reveal"] = True
         return body
 
     def launch(self, chart: str, **options: Any) -> dict[str, Any]:
@@ -221,9 +225,11 @@ class PlatformClient:
         result: dict[str, Any] = self._json("GET", "/my-lab/app", params={"serviceId": service_id})
         return result
 
-    def commands(self, service_id: str) -> dict[str, Any]:
-        """``GET /services/{id}/commands``: the equivalent helm commands of a launched service."""
-        result: dict[str, Any] = self._json("GET", f"/services/{service_id}/commands")
+    def commands(self, service_id: str, *, reveal: bool = False) -> dict[str, Any]:
+        """``GET /services/{id}/commands``: the equivalent helm commands of a launched service (secrets masked
+        unless ``reveal``)."""
+        params = {"reveal": "true"} if reveal else {}
+        result: dict[str, Any] = self._json("GET", f"/services/{service_id}/commands", params=params)
         return result
 
     def resolve(self, reference: str) -> dict[str, Any]:
@@ -262,13 +268,17 @@ class PlatformClient:
         result: dict[str, Any] = self._json("POST", "/my-lab/app/rename", json=body)
         return result
 
-    def logs(self, service_id: str, *, tail: int | None = None) -> str:
+    def logs(self, service_id: str, *, tail: int | None = None, reveal: bool = False) -> str:
         params = {"serviceId": service_id} | ({"tail": tail} if tail is not None else {})
+        if reveal:
+            params["reveal"] = "true"
         return self.request("GET", "/my-lab/app/logs", params=params).text
 
-    def follow_logs(self, service_id: str, *, tail: int | None = None) -> Iterator[str]:
+    def follow_logs(self, service_id: str, *, tail: int | None = None, reveal: bool = False) -> Iterator[str]:
         """Log lines as they are written, until the service stops."""
         params: dict[str, Any] = {"serviceId": service_id, "follow": "true"}
+        if reveal:
+            params["reveal"] = "true"
         if tail is not None:
             params["tail"] = tail
         yield from self._stream_lines("/my-lab/app/logs", params)

@@ -180,6 +180,7 @@ class LaunchBody(BaseModel):
         'or `{"path": typed JSON value}`.',
     )
     dryRun: bool = Field(default=False, description="Compute the values and commands, launch nothing.")
+    reveal: bool = Field(default=False, description="With `dryRun`: show secrets (passwords, keys) in clear.")
 
     def request(self, project: str | None) -> LaunchRequest:
         set_options = self.overrides if isinstance(self.overrides, list) else []
@@ -214,7 +215,7 @@ class ShareBody(ServiceIdBody):
 async def launch(body: LaunchBody, platform: PlatformDep, user: UserDep, project: ProjectHeader = None) -> Any:
     request = body.request(project)
     if body.dryRun:
-        return (await platform.manager.preview(user, request)).as_dict()
+        return (await platform.manager.preview(user, request, reveal=body.reveal)).as_dict()
     return (await platform.manager.launch(user, request)).as_onyxia()
 
 
@@ -281,9 +282,10 @@ async def logs(
     taskId: Annotated[str | None, Query(description="Accepted for Onyxia's clients; one task per service.")] = None,
     follow: bool = False,
     tail: Annotated[int | None, Query(ge=0, description="Only the last N lines first.")] = None,
+    reveal: Annotated[bool, Query(description="Show the service's secrets in clear (masked by default).")] = False,
 ) -> Response:
     del taskId
-    lines = await platform.manager.logs(user, serviceId, follow=follow, tail=tail)
+    lines = await platform.manager.logs(user, serviceId, follow=follow, tail=tail, reveal=reveal)
     if not follow:
         return PlainTextResponse("".join([line + "\n" async for line in lines]))
 

@@ -32,9 +32,12 @@ async def progress(serviceId: str, request: Request, platform: PlatformDep, user
     return sse_response(with_keepalive(stream, render, request.app.state.keepalive_seconds))
 
 
-@router.get("/services/{serviceId}/commands", summary="The equivalent helm commands of a launched service")
-async def commands(serviceId: str, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
-    return await platform.manager.commands(user, serviceId)
+@router.get(
+    "/services/{serviceId}/commands",
+    summary="The equivalent helm commands of a launched service (secrets masked unless `reveal=true`)",
+)
+async def commands(serviceId: str, platform: PlatformDep, user: UserDep, reveal: bool = False) -> dict[str, Any]:
+    return await platform.manager.commands(user, serviceId, reveal=reveal)
 
 
 @router.get("/platform/status", summary="What runs: version, process, S3, runtime, services per status")

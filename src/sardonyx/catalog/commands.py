@@ -33,6 +33,7 @@ from sardonyx.catalog.jsonvalues import ValuesPath, compact_json, format_path
 from sardonyx.catalog.model import ChartVersion
 from sardonyx.catalog.versions import is_strict_semver
 from sardonyx.errors import InvalidName
+from sardonyx.masking import MASK, is_secret_key, mask_values
 
 RELEASE_NAME: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 """onyxia-api's release name rule (RFC 1123 subdomain), at most 53 characters."""
@@ -143,11 +144,13 @@ def helm_commands(
     values: Mapping[str, Any],
     namespace: str | None = None,
     version: str | None = None,
+    reveal: bool = False,
 ) -> list[str]:
     """The command bar's lines for a launch (see the module docstring); one string per command.
 
     Pass ``namespace`` for a group project only and ``version`` only when it is not the default version, as
     Onyxia shows them. A folder catalog installs from the chart's folder (no ``helm repo add``, no version).
+    Secrets of the values are masked (``sardonyx.masking``) unless ``reveal``.
 
     Raises:
         InvalidName: an invalid release, namespace, catalog id, chart name, version or repository URL.
@@ -161,7 +164,7 @@ def helm_commands(
         local = chart.archive or chart.directory or Path(config.location) / chart.name
         chart_ref = str(local)
         version = None
-    text = values_yaml(values)
+    text = values_yaml(values if reveal else mask_values(values))
     delimiter = _heredoc_delimiter(text)
     lines.append(f"cat << '{delimiter}' > ./values.yaml\n{text}{delimiter}")
     lines.append(shlex.join(helm_install_args(release, chart_ref, namespace=namespace, version=version)))
@@ -181,9 +184,10 @@ def sardonyx_launch_command(
     catalog_id: str | None = None,
     version: str | None = None,
     name: str | None = None,
+    reveal: bool = False,
 ) -> str:
     """``sardonyx launch CHART [--catalog ID] [--version V] [--name N] [--set path=value]...`` for the user's
-    changes (``ComputedValues.changes()``), shell-quoted.
+    changes (``ComputedValues.changes()``), shell-quoted; a secret's value is masked unless ``reveal``.
 
     Raises:
         InvalidName: invalid chart name, catalog id or version.
@@ -196,5 +200,6 @@ def sardonyx_launch_command(
     if name is not None:
         args += ["--name", name]
     for path, value in changes:
-        args += ["--set", f"{format_path(path)}={set_option_text(value)}"]
+        secret = not reveal and isinstance(value, str) and bool(value) and is_secret_key(str(path[-1]) if path else "")
+        args += ["--set", f"{format_path(path)}={MASK if secret else set_option_text(value)}"]
     return shlex.join(args)

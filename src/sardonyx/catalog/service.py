@@ -454,10 +454,11 @@ class CatalogService:
         release: str,
         namespace: str | None = None,
         friendly_name: str | None = None,
+        reveal: bool = False,
     ) -> LaunchCommands:
         """The command bar of a launch: ``helm`` lines (``--version`` only when it is not the default version;
         pass ``namespace`` for group projects only, as Onyxia shows them) and the ``sardonyx launch`` line of the
-        user's changes.
+        user's changes; secrets masked unless ``reveal``.
 
         Raises:
             InvalidName: invalid release, namespace or names.
@@ -467,7 +468,13 @@ class CatalogService:
         is_default = catalog.default_version(chart.name).version == chart.version
         version = None if is_default else chart.version
         helm = helm_commands(
-            catalog.config, chart, release=release, values=computed.values, namespace=namespace, version=version
+            catalog.config,
+            chart,
+            release=release,
+            values=computed.values,
+            namespace=namespace,
+            version=version,
+            reveal=reveal,
         )
         launch = sardonyx_launch_command(
             chart.name,
@@ -475,6 +482,7 @@ class CatalogService:
             catalog_id=self.catalog_option(chart),
             version=version,
             name=friendly_name,
+            reveal=reveal,
         )
         return LaunchCommands(helm=helm, sardonyx=launch)
 

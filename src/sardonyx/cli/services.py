@@ -30,6 +30,9 @@ ServiceArgument = Annotated[str, typer.Argument(help="Service id or friendly nam
 ShowCommand = Annotated[
     bool, typer.Option("--show-command", help="Print the equivalent REST call (curl) and helm commands.")
 ]
+RevealOption = Annotated[
+    bool, typer.Option("--reveal", help="Show secrets (passwords, tokens, S3 secret key) in clear; masked by default.")
+]
 UrlOption = Annotated[
     str | None,
     typer.Option("--url", help="Platform URL (default: the port setting on 127.0.0.1).", show_default=False),
@@ -110,6 +113,7 @@ def launch(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Show progress until the service is ready.")] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the values and commands; launch nothing.")] = False,
     show_command: ShowCommand = False,
+    reveal: RevealOption = False,
     url: UrlOption = None,
 ) -> None:
     """Launch a service from the catalog, show its progress, then its URL and password.
@@ -124,7 +128,7 @@ def launch(
             "set_options": set_options or [],
         }
         if dry_run:
-            preview = client.launch(chart, dry_run=True, **options)
+            preview = client.launch(chart, dry_run=True, reveal=reveal, **options)
             console.print(f"# {preview['id']}: {preview['catalogId']}/{preview['packageName']} "
                           f"{preview['packageVersion']} in {preview['namespace']}")  # fmt: skip
             console.print(escape(preview["commands"]["sardonyx"]))
@@ -137,7 +141,7 @@ def launch(
         service_id = service["id"]
         console.print(f"Launched {escape(label(service))}.")
         if show_command:
-            for line in client.commands(service_id)["install"]:
+            for line in client.commands(service_id, reveal=reveal)["install"]:
                 _show(line)
         if not wait:
             console.print(f"  Follow it with `sardonyx services` or `sardonyx logs {service_id} --follow`.")
@@ -274,24 +278,28 @@ def list_services(
 @app.command()
 def logs(
     service: ServiceArgument,
+    *,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until it stops.")] = False,
     tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines first.", min=0)] = None,
     show_command: ShowCommand = False,
+    reveal: RevealOption = False,
     url: UrlOption = None,
 ) -> None:
-    """Print a service's log."""
+    """Print a service's log (its secrets masked unless --reveal)."""
     with _client(url) as client:
         service_id = client.resolve(service)["id"]
         params: dict[str, Any] = {"serviceId": service_id, "tail": tail}
         if follow:
             params["follow"] = "true"
+        if reveal:
+            params["reveal"] = "true"
         if show_command:
             _show(_curl("GET", client.url("/my-lab/app/logs", params), stream=follow))
         if not follow:
-            typer.echo(client.logs(service_id, tail=tail), nl=False)
+            typer.echo(client.logs(service_id, tail=tail, reveal=reveal), nl=False)
             return
         try:
-            for line in client.follow_logs(service_id, tail=tail):
+            for line in client.follow_logs(service_id, tail=tail, reveal=reveal):
                 typer.echo(line)
         except KeyboardInterrupt:
             return

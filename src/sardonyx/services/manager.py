@@ -42,6 +42,7 @@ from sardonyx.catalog.overrides import parse_values_path
 from sardonyx.errors import BadRequest, Conflict, InvalidName, NotFound, SardonyxError, Violation
 from sardonyx.identity import Project, User
 from sardonyx.identity.git import GitIdentity
+from sardonyx.masking import mask_text, mask_values, secret_strings
 from sardonyx.runtimes.base import ProgressEvent, Runtime, RuntimeStatus, ServiceSpec, ServiceStatus
 from sardonyx.runtimes.names import SERVICE_ID_MAX, name_violations
 from sardonyx.services.events import EventBus
@@ -208,8 +209,9 @@ class ServiceManager:
             raise
         return await self._live(self.store.get_service(service_id))
 
-    async def preview(self, user: User, request: LaunchRequest) -> LaunchPreview:
-        """Compute a launch without starting it (Onyxia's ``dryRun``): values and equivalent commands.
+    async def preview(self, user: User, request: LaunchRequest, *, reveal: bool = False) -> LaunchPreview:
+        """Compute a launch without starting it (Onyxia's ``dryRun``): values and equivalent commands, secrets
+        masked unless ``reveal``.
 
         The preview uses placeholder credentials (``<AWS_ACCESS_KEY_ID>``...) and issues none. Raises as ``launch``.
         """
@@ -228,6 +230,7 @@ class ServiceManager:
             values=computed.values,
             namespace=None if project.is_personal else project.id,
             version=version,
+            reveal=reveal,
         )
         sardonyx = sardonyx_launch_command(
             chart.name,
@@ -235,8 +238,10 @@ class ServiceManager:
             catalog_id=self.catalogs.catalog_option(chart),
             version=version,
             name=request.friendly_name,
+            reveal=reveal,
         )
-        return LaunchPreview(service_id, chart.catalog_id, chart.name, chart.version, project.id, computed.values,
+        values = computed.values if reveal else mask_values(computed.values)
+        return LaunchPreview(service_id, chart.catalog_id, chart.name, chart.version, project.id, values,
                              helm, sardonyx)  # fmt: skip
 
     def _chart(self, user: User, request: LaunchRequest) -> ChartVersion:
@@ -377,9 +382,10 @@ class ServiceManager:
             view = _with_notes(view, text)
         return view
 
-    async def commands(self, user: User, service_id: str) -> dict[str, list[str]]:
+    async def commands(self, user: User, service_id: str, *, reveal: bool = False) -> dict[str, list[str]]:
         """The equivalent Helm commands of a launched service (install with its values, uninstall), as
-        Onyxia's command bar shows them. Raises ``NotFound`` (also when its chart version left the catalog)."""
+        Onyxia's command bar shows them, secrets masked unless ``reveal``. Raises ``NotFound`` (also when its
+        chart version left the catalog)."""
         record = self._owned(user, service_id)
         state = self.catalogs.state(record.catalog_id)
         chart = self.catalogs.chart_version(record.catalog_id, record.chart, record.version)
@@ -392,22 +398,25 @@ class ServiceManager:
             values=record.values,
             namespace=None if personal else record.project,
             version=None if record.version == default_version else record.version,
+            reveal=reveal,
         )
         uninstall = ["helm", "uninstall", record.id] + ([] if personal else ["--namespace", record.project])
         return {"install": install, "uninstall": [shlex.join(uninstall)]}
 
     async def logs(
-        self, user: User, service_id: str, *, follow: bool = False, tail: int | None = None
+        self, user: User, service_id: str, *, follow: bool = False, tail: int | None = None, reveal: bool = False
     ) -> AsyncIterator[str]:
-        """The service's log lines (``follow``: then new ones until it stops). Raises ``NotFound`` at once."""
-        self._owned(user, service_id)
+        """The service's log lines (``follow``: then new ones until it stops), its secrets (values under secret
+        keys: password, tokens, S3 secret key) masked unless ``reveal``. Raises ``NotFound`` at once."""
+        record = self._owned(user, service_id)
         if tail is not None and tail < 0:
             raise BadRequest("tail must be positive", violations=[Violation("tail", "must be >= 0")])
         try:
             await self.runtime.status(service_id)
         except NotFound:
             return _empty()
-        return self.runtime.logs(service_id, follow=follow, tail=tail)
+        lines = self.runtime.logs(service_id, follow=follow, tail=tail)
+        return lines if reveal else _masked_lines(lines, secret_strings(record.values))
 
     async def progress(self, user: User, service_id: str) -> AsyncIterator[ProgressEvent]:
         """Start-up progress events since the launch (or the last resume), then live until ready or failed.
@@ -647,6 +656,11 @@ def _event(transition: Transition) -> ServiceEvent:
 async def _empty() -> AsyncIterator[str]:
     return
     yield  # pragma: no cover - makes this an async generator
+
+
+async def _masked_lines(lines: AsyncIterator[str], secrets: set[str]) -> AsyncIterator[str]:
+    async for line in lines:
+        yield mask_text(line, secrets)
 
 
 async def _single(event: ProgressEvent) -> AsyncIterator[ProgressEvent]:

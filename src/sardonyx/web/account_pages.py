@@ -42,7 +42,8 @@ async def account_tab(request: Request, tab: str, saved: str = "") -> Response:
     context = _base(tab) | {"user": user, "saved": saved == "1"}
     if tab == "storage":
         credentials = await project_credentials(request)
-        context |= {"credentials": credentials, "snippets": snippets(credentials)}
+        secrets = [value for value in (credentials.secret_access_key, credentials.session_token) if value]
+        context |= {"credentials": credentials, "snippets": snippets(credentials), "secrets": secrets}
     elif tab == "git":
         context |= {"git": GitIdentity.load(platform.store, user.idep), "errors": {}}
     elif tab == "interface":

@@ -182,11 +182,13 @@ def _render_launcher(
     changes = state.computed.changes() if state.computed is not None else []
     name = friendly_name if friendly_name and friendly_name != chart.name else None
     subdomain = session.subdomain
-    commands = None
+    commands = commands_clear = None
     if state.computed is not None:
         try:
-            commands = platform.catalogs.equivalent_commands(
-                state.computed, release=validate_release_name(f"{chart.name}-{subdomain}"), friendly_name=name
+            release = validate_release_name(f"{chart.name}-{subdomain}")
+            commands = platform.catalogs.equivalent_commands(state.computed, release=release, friendly_name=name)
+            commands_clear = platform.catalogs.equivalent_commands(
+                state.computed, release=release, friendly_name=name, reveal=True
             )
         except SardonyxError as error:
             log.info("no equivalent commands for %s: %s", chart.ref, error.message)
@@ -205,6 +207,7 @@ def _render_launcher(
         "name_errors": list(name_errors),
         "changes": changes,
         "commands": commands,
+        "commands_clear": commands_clear,
         "share_url": launch_url(catalog_id, chart.name, shareable, friendly_name=name, version=shown_version),
         "autolaunch_url": launch_url(
             catalog_id, chart.name, shareable, friendly_name=name, version=shown_version, auto_launch=True

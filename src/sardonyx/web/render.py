@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from sardonyx import __version__
+from sardonyx.masking import mask_text
 from sardonyx.web.markdown import render_markdown
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -115,6 +116,7 @@ def environment() -> Environment:
     env.filters["markdown"] = render_markdown
     env.filters["highlight"] = highlight
     env.filters["json_attr"] = json_attr
+    env.filters["mask"] = mask_text
     env.globals["version"] = __version__
     env.globals["static_version"] = _static_version()
     return env

@@ -253,6 +253,7 @@ async def service_page(request: Request, service_id: str) -> Response:
             "values": sorted(flatten_values(view.values).items()),
             "cli": _cli_commands(view),
             "helm": await platform.manager.commands(platform.user, service_id),
+            "helm_clear": await platform.manager.commands(platform.user, service_id, reveal=True),
         },
     )
 

@@ -35,11 +35,13 @@ def chart(name: str = "jupyter-python", version: str = "2.5.2") -> ChartVersion:
 
 def test_helm_command_bar_like_onyxia() -> None:
     values = {"security": {"password": "pa$$word"}, "resources": {"limits": {"memory": "8Gi"}}}
-    lines = helm_commands(REMOTE, chart(), release="jupyter-python-626146", values=values)
+    lines = helm_commands(REMOTE, chart(), release="jupyter-python-626146", values=values, reveal=True)
     assert lines[0] == "helm repo add ide https://inseefrlab.github.io/helm-charts-interactive-services"
     assert lines[1].startswith("cat << 'EOF' > ./values.yaml\n") and lines[1].endswith("\nEOF")
     assert yaml.safe_load(lines[1].split("\n", 1)[1].rsplit("\n", 1)[0]) == values
     assert lines[2] == "helm install jupyter-python-626146 ide/jupyter-python -f values.yaml"
+    masked = helm_commands(REMOTE, chart(), release="jupyter-python-626146", values=values)  # the default
+    assert "pa$$word" not in masked[1] and "password: '********'" in masked[1] and "memory: 8Gi" in masked[1]
     group = helm_commands(REMOTE, chart(), release="r", values={}, namespace="projet-x", version="2.5.1")
     assert group[-1] == "helm install r ide/jupyter-python --namespace projet-x --version 2.5.1 -f values.yaml"
 

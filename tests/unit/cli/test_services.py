@@ -135,3 +135,15 @@ def test_values_use_this_machines_s3_with_placeholder_keys(cli: Cli, tmp_path: P
     context.write_text("s3: null\n")
     code, out, _ = cli("values", "jupyter-python", "--context", str(context))
     assert code == 0 and yaml.safe_load(out)["s3"]["enabled"] is False
+
+
+def test_dry_run_and_show_command_mask_secrets_unless_revealed(cli: Cli) -> None:
+    code, out, err = cli("launch", "demo", "--dry-run")
+    assert code == 0, out + err
+    assert "password: '********'" in out
+    code, revealed, _ = cli("launch", "demo", "--dry-run", "--reveal")
+    assert code == 0 and "password: '********'" not in revealed and "password: " in revealed
+    code, out, err = cli("launch", "demo", "--show-command", "--no-wait")
+    assert code == 0, out + err
+    assert "SK-user-alice" not in err and "********" in err and "helm install demo-" in err
+    assert 'curl -X PUT -H "Authorization: Bearer $(cat ' in err and "api-token)" in err  # never the token itself

@@ -40,8 +40,19 @@
       if (text === null) {
         var source = document.getElementById(button.getAttribute("data-copy-from"));
         text = source ? (source.value !== undefined && source.tagName !== "PRE" ? source.value : source.textContent) : "";
+        if (source && source.hasAttribute("data-clear")) text = source.getAttribute("data-clear");
       }
       copyText(text, button);
+      return;
+    }
+    var revealText = event.target.closest("[data-reveal-text]");
+    if (revealText) {
+      var block = document.getElementById(revealText.getAttribute("data-reveal-text"));
+      if (!block) return;
+      var showing = revealText.getAttribute("aria-pressed") !== "true";
+      block.textContent = block.getAttribute(showing ? "data-clear" : "data-masked");
+      revealText.textContent = showing ? "Hide" : "Reveal";
+      revealText.setAttribute("aria-pressed", showing ? "true" : "false");
       return;
     }
     var reveal = event.target.closest("[data-reveal]");

@@ -143,10 +143,7 @@ class Platform:
                 await asyncio.to_thread(self.seaweedfs.wait_ready, self.settings.s3.start_timeout_seconds)
         finally:
             await catalogs
-        for state in self.catalogs.states():
-            if state.error:
-                log.warning("catalog %s did not load: %s", state.id, state.error)
-        self.catalogs.start_refresh()
+        self.catalogs.start_refresh()  # failed catalogs are retried there, with back-off
         if watch and self.s3_supervisor is not None:
             self.s3_supervisor.start()
         self.ready = True
@@ -224,17 +221,24 @@ class Platform:
         return await asyncio.to_thread(runtime.prune_environments, dry_run=dry_run)
 
     def health(self) -> dict[str, Any]:
-        """``{"ready", "s3", "catalogs"}`` (plus ``s3Server``, the supervision of the embedded S3 server: state,
-        pid, restarts, last exit, message): what the health check reports."""
-        catalogs = {state.id: state.loaded for state in self.catalogs.states()} if self.ready else {}
+        """``{"ready", "s3", "catalogs", "failedCatalogs"}`` (plus ``s3Server``, the supervision of the embedded S3
+        server: state, pid, restarts, last exit, message): what the health check reports.
+
+        A catalog that cannot load does not make the platform unready: the others serve, it is retried with
+        back-off, and ``failedCatalogs`` names it with its error (``sardonyx up`` and ``sardonyx status`` say so).
+        """
+        states = self.catalogs.states() if self.ready else []
+        catalogs = {state.id: state.loaded for state in states}
+        failed = {state.id: state.error or "not loaded yet" for state in states if not state.loaded}
         s3_ok = self.seaweedfs.is_healthy() if (self.ready and self.seaweedfs is not None) else self.ready
         supervision = self.s3_supervisor.snapshot().as_dict() if self.s3_supervisor is not None else None
         if supervision is not None and supervision["state"] != "running":
             s3_ok = False  # a server being restarted may answer before its restart is complete: not ready yet
         health: dict[str, Any] = {
-            "ready": self.ready and s3_ok and all(catalogs.values()),
+            "ready": self.ready and s3_ok,
             "s3": s3_ok,
             "catalogs": catalogs,
+            "failedCatalogs": failed,
         }
         if supervision is not None:
             health["s3Server"] = supervision

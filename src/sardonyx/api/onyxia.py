@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sardonyx import __version__
 from sardonyx.api.deps import PlatformDep, UserDep
+from sardonyx.api.problems import problem_response
 from sardonyx.api.sse import frame, sse_response, with_keepalive
 from sardonyx.catalog.onyxia import catalogs_json, chart_versions_json, resolved_schema_json
 from sardonyx.errors import BadRequest, Forbidden, UnavailableError, Violation
@@ -91,24 +92,26 @@ def regions(platform: PlatformDep) -> list[dict[str, Any]]:
 
 @public.get(
     "/healthcheck",
-    summary="200 once S3 and every catalog are ready, else 503 saying what is not (a dead S3 server being "
-    "restarted, catalogs not loaded, start-up)",
+    summary="200 once the platform and S3 are ready (catalogs that failed to load are named in `failedCatalogs`, "
+    "`status: degraded`), else 503 saying what is not (a dead S3 server being restarted, start-up)",
 )
-def healthcheck(platform: PlatformDep) -> dict[str, Any]:
+def healthcheck(platform: PlatformDep) -> Response:
     health = platform.health()
     if not health["ready"]:
-        failed = [c for c, loaded in health["catalogs"].items() if not loaded]
         problems = []
         if platform.ready and not health["s3"]:
             supervision = health.get("s3Server") or {}
             problems.append(
                 supervision["message"] if supervision.get("state") in {"restarting", "failed"} else "S3 does not answer"
             )
-        if failed:
-            problems.append(f"catalogs not loaded: {', '.join(failed)}")
         detail = "; ".join(problems) or "starting"
-        raise UnavailableError(f"the platform is not ready ({detail})", health=health)
-    return {"status": "ok", **health}
+        # answered, not raised: polled every 50 ms by `sardonyx up`, a 503 here is news, not an error to log
+        problem = UnavailableError(f"the platform is not ready ({detail})", health=health).to_problem(
+            instance="/public/healthcheck"
+        )
+        return problem_response(problem)
+    status = "degraded" if health["failedCatalogs"] else "ok"
+    return JSONResponse({"status": status, **health})
 
 
 @public.get("/catalogs", summary="Catalogs without restrictions (anonymous view)")

@@ -54,12 +54,14 @@ class CatalogState:
         catalog: the last good load, or None if it never loaded.
         error: the error of the last load attempt, None when it succeeded.
         last_attempt_time: when the last load attempt ended (ms since the epoch), 0 before the first.
+        failures: load attempts failed in a row (0 after a success): the retry back-off doubles with each.
     """
 
     config: CatalogConfig
     catalog: Catalog | None = None
     error: str | None = None
     last_attempt_time: int = 0
+    failures: int = 0
 
     @property
     def id(self) -> str:
@@ -216,8 +218,8 @@ class CatalogService:
         """Re-read every catalog; a catalog that fails keeps its last good content (alias of ``load``)."""
         self.load()
 
-    def _reload(self) -> None:
-        configs = [self._states[i].config for i in self._order]
+    def _reload(self, only: set[str] | None = None) -> None:
+        configs = [self._states[i].config for i in self._order if only is None or i in only]
         if not configs:
             return
         with (
@@ -233,21 +235,37 @@ class CatalogService:
             for catalog_id, future in futures.items():
                 now = int(time.time() * 1000)
                 previous = self._states[catalog_id]
+                failures = previous.failures + 1
                 try:
                     catalog = future.result()
                 except SardonyxError as error:
-                    logger.warning("catalog %s: %s", catalog_id, error.message)
-                    state = replace(previous, error=error.message, last_attempt_time=now)
+                    state = replace(previous, error=error.message, last_attempt_time=now, failures=failures)
+                    self._log_failure(state)
                 except Exception as error:  # a bug in a loader must not take the other catalogs down
                     logger.exception("catalog %s could not be loaded", catalog_id)
-                    state = replace(previous, error=f"unexpected error: {error}", last_attempt_time=now)
+                    state = replace(previous, error=f"unexpected error: {error}", last_attempt_time=now,
+                                    failures=failures)  # fmt: skip
                 else:
                     catalog = keep_good_versions(catalog, previous.catalog)
                     for problem in catalog.problems:
                         logger.warning("catalog %s: %s", catalog_id, problem)
-                    state = replace(previous, catalog=catalog, error=None, last_attempt_time=now)
+                    if previous.failures:
+                        logger.info("catalog %s loaded after %d failed attempts", catalog_id, previous.failures)
+                    state = replace(previous, catalog=catalog, error=None, last_attempt_time=now, failures=0)
                 # one assignment: readers see the old or the new state, never a mix
                 self._states = {**self._states, catalog_id: state}
+
+    def retry_delay(self, failures: int) -> float:
+        """Seconds before the next attempt at a catalog that failed ``failures`` times in a row: 1, 2, 4... s,
+        at most ``refresh_seconds`` (a catalog that never loads is then tried at the refresh interval)."""
+        return min(float(2 ** max(0, failures - 1)), max(self.refresh_seconds, 1.0))
+
+    def _log_failure(self, state: CatalogState) -> None:
+        """One line per failed attempt, with when the next one is (retries only run with a refresh thread)."""
+        message = f"catalog {state.id} did not load (attempt {state.failures}): {state.error}"
+        if self.refresh_seconds > 0:
+            message += f"; next attempt in {self.retry_delay(state.failures):g} s"
+        logger.warning("%s", message)
 
     def _ensure_loaded(self) -> None:
         if not self._loaded_once:
@@ -273,10 +291,24 @@ class CatalogService:
             self._thread = None
 
     def _refresh_loop(self) -> None:
+        """Refresh every catalog each ``refresh_seconds``; between two refreshes, retry the catalogs that failed
+        with back-off (``retry_delay``), each attempt logged in one line."""
         self._ensure_loaded()
-        while not self._stop.wait(self.refresh_seconds):
+        next_refresh = time.monotonic() + self.refresh_seconds
+        while True:
+            failed = [state for state in self._states.values() if state.error is not None]
+            now = time.monotonic()
+            retry_at = min((now + self.retry_delay(s.failures) for s in failed), default=next_refresh)
+            wake = min(retry_at, next_refresh)
+            if self._stop.wait(max(0.0, wake - now)):
+                return
             try:
-                self.refresh()
+                if time.monotonic() >= next_refresh:
+                    self.refresh()
+                    next_refresh = time.monotonic() + self.refresh_seconds
+                elif failed:
+                    with self._load_lock:
+                        self._reload(only={state.id for state in failed})
             except Exception:  # pragma: no cover - _reload records errors itself
                 logger.exception("catalog refresh failed")
 
@@ -369,31 +401,34 @@ class CatalogService:
         """
         return self.catalog(catalog_id).get(chart, version)
 
-    def find_chart(self, chart: str, version: str | None = None) -> ChartVersion:
-        """A chart by name across all loaded catalogs (for the CLI when no catalog is named).
+    def find_chart(
+        self, chart: str, version: str | None = None, *, claims: Mapping[str, Any] | None = None
+    ) -> ChartVersion:
+        """A chart by name when no catalog is named (``sardonyx launch jupyter-python``, a ``PUT /my-lab/app``
+        without ``catalogId``), among the catalogs the user sees (restrictions checked against ``claims``).
+
+        A chart in several catalogs resolves in the catalogs' order: the built-in catalog first, then the order
+        of the catalogs file (the order of Onyxia's catalog tabs). A restricted catalog the user cannot see is
+        never chosen nor named.
 
         Raises:
-            NotFound: no catalog has it.
-            BadRequest: several catalogs have it (the message names them).
+            NotFound: no visible catalog has it (visible catalogs that failed to load are named with their error).
         """
-        from sardonyx.errors import BadRequest
-
-        holders = [s.id for s in self.states() if s.catalog is not None and chart in s.catalog.charts]
+        visible = self.visible_catalogs(claims)
+        holders = [s.id for s in visible if s.catalog is not None and chart in s.catalog.charts]
         if not holders:
-            failed = [f"{s.id} ({s.error})" for s in self.states() if s.error]
+            failed = [f"{s.id} ({s.error})" for s in visible if s.error]
             detail = f"; catalogs that failed to load: {', '.join(failed)}" if failed else ""
             raise NotFound(f"no chart {chart!r} in any catalog{detail}")
-        if len(holders) > 1:
-            raise BadRequest(
-                f"chart {chart!r} is in several catalogs ({', '.join(holders)}): choose one with --catalog"
-            )
         return self.chart_version(holders[0], chart, version)
 
-    def catalog_option(self, chart: ChartVersion) -> str | None:
-        """The ``--catalog`` a ``sardonyx launch`` line needs for ``chart``: None when no other loaded catalog
-        has a chart of that name (``find_chart`` finds it alone), else its catalog id."""
-        holders = [s.id for s in self.states() if s.catalog is not None and chart.name in s.catalog.charts]
-        return None if holders == [chart.catalog_id] else chart.catalog_id
+    def catalog_option(self, chart: ChartVersion, claims: Mapping[str, Any] | None = None) -> str | None:
+        """The ``--catalog`` a ``sardonyx launch`` line needs for ``chart``: None when ``find_chart`` would find
+        this very chart without it (the first visible catalog holding that name), else its catalog id."""
+        holders = [
+            s.id for s in self.visible_catalogs(claims) if s.catalog is not None and chart.name in s.catalog.charts
+        ]
+        return None if holders[:1] == [chart.catalog_id] else chart.catalog_id
 
     # ------------------------------------------------------------------------------------------ schemas, values
 

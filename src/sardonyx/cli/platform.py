@@ -180,7 +180,21 @@ def up(
         ("Log", str(_files(settings)["log"])),
     ):
         console.print(f"  {name + ':':<10}{escape(where)}", soft_wrap=True)
+    _warn_failed_catalogs(settings.api_url)
     console.print("Launch a service with `sardonyx launch jupyter-python`; stop the platform with `sardonyx down`.")
+
+
+def _warn_failed_catalogs(url: str) -> None:
+    """One warning line per catalog that did not load (the platform serves the others and retries it)."""
+    import httpx
+
+    try:
+        failed = httpx.get(f"{url}/public/healthcheck", timeout=5.0).json().get("failedCatalogs") or {}
+    except (httpx.HTTPError, ValueError):
+        return
+    for catalog_id, error in failed.items():
+        console.print(f"[yellow]warning:[/] catalog {escape(catalog_id)} did not load: {escape(str(error))} "
+                      "(retried with back-off; `sardonyx status` shows it)", soft_wrap=True)  # fmt: skip
 
 
 def _login_link(url: str) -> str:
@@ -303,8 +317,15 @@ def status(
     console.print(f"  runtime: {info['runtime']}    user: {info['user']}    project: {info['project']}")
     console.print(f"  data: {escape(str(info['dataDir']))}", soft_wrap=True)
     console.print(f"  services: {summary}")
+    _print_failed_catalogs(info)
     if s3_down:
         raise typer.Exit(1)
+
+
+def _print_failed_catalogs(info: dict[str, Any]) -> None:
+    failed = (info.get("health") or {}).get("failedCatalogs") or {}
+    for catalog_id, error in failed.items():
+        console.print(f"  catalog {escape(catalog_id)}: [bold red]not loaded[/]: {escape(str(error))}", soft_wrap=True)
 
 
 def _restarts(supervision: dict[str, Any]) -> str:

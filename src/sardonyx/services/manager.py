@@ -235,7 +235,7 @@ class ServiceManager:
         sardonyx = sardonyx_launch_command(
             chart.name,
             computed.changes(),
-            catalog_id=self.catalogs.catalog_option(chart),
+            catalog_id=self.catalogs.catalog_option(chart, user.claims),
             version=version,
             name=request.friendly_name,
             reveal=reveal,
@@ -248,7 +248,7 @@ class ServiceManager:
         if request.catalog_id:
             self.catalogs.require_visible(request.catalog_id, user.claims)
             return self.catalogs.chart_version(request.catalog_id, request.chart, request.version or None)
-        return self.catalogs.find_chart(request.chart, request.version or None)
+        return self.catalogs.find_chart(request.chart, request.version or None, claims=user.claims)
 
     def _service_id(self, chart: ChartVersion, requested: str | None, subdomain: str | None) -> tuple[str, str]:
         """``(service id, k8s.randomSubdomain)``: the requested id, validated, or ``<chart>-<digits>`` whose

@@ -19,7 +19,7 @@ from sardonyx.catalog import (
     is_visible_to,
     load_catalog_configs,
 )
-from sardonyx.errors import BadRequest, CatalogError, InvalidValues, NotFound
+from sardonyx.errors import CatalogError, InvalidValues, NotFound
 from sardonyx.settings import Settings
 from tests.unit.catalog.conftest import SMALL_SCHEMA, write_chart
 
@@ -57,8 +57,7 @@ def test_lookup_errors_are_clear(tmp_path: Path, folders: dict[str, Path]) -> No
         service.chart_version("ide", "nope")
     with pytest.raises(NotFound, match=r"has no version '9.9.9' \(versions: 1.2.0\)"):
         service.chart_version("ide", "jupyter", "9.9.9")
-    with pytest.raises(BadRequest, match="several catalogs"):
-        service.find_chart("jupyter")
+    assert service.find_chart("jupyter").catalog_id == "ide"  # in several catalogs: the first one (issue 10)
     assert service.find_chart("postgres").catalog_id == "db"
     with pytest.raises(NotFound, match="in any catalog"):
         service.find_chart("nope")

@@ -423,12 +423,11 @@ class CatalogService:
         return self.chart_version(holders[0], chart, version)
 
     def catalog_option(self, chart: ChartVersion, claims: Mapping[str, Any] | None = None) -> str | None:
-        """The ``--catalog`` a ``sardonyx launch`` line needs for ``chart``: None when ``find_chart`` would find
-        this very chart without it (the first visible catalog holding that name), else its catalog id."""
-        holders = [
-            s.id for s in self.visible_catalogs(claims) if s.catalog is not None and chart.name in s.catalog.charts
-        ]
-        return None if holders[:1] == [chart.catalog_id] else chart.catalog_id
+        """The ``--catalog`` a ``sardonyx launch`` line names for ``chart``: None when no other catalog the user
+        sees has a chart of that name, else its catalog id (explicit, though ``find_chart`` resolves by order)."""
+        visible = self.visible_catalogs(claims)
+        holders = [s.id for s in visible if s.catalog is not None and chart.name in s.catalog.charts]
+        return None if holders == [chart.catalog_id] else chart.catalog_id
 
     # ------------------------------------------------------------------------------------------ schemas, values
 

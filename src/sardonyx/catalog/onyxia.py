@@ -79,6 +79,8 @@ def catalog_wrapper_json(state: CatalogState | Catalog) -> dict[str, Any]:
     catalog: Catalog | None = state if isinstance(state, Catalog) else state.catalog
     wrapper = config.public_dict()
     wrapper["lastUpdateTime"] = catalog.last_update_time if catalog is not None else 0
+    if isinstance(state, CatalogState) and state.error:
+        wrapper["error"] = state.error  # Sardonyx's addition: why the last load failed (`sardonyx catalog list`)
     if catalog is None:
         wrapper["catalog"] = None
         return wrapper

@@ -1,7 +1,11 @@
 """``sardonyx catalog list|show`` and ``sardonyx values``: browse catalogs and compute a chart's values.
 
-``--catalog`` takes the id of a configured catalog (``builtin``, or one of ``SARDONYX_CATALOGS_FILE``), or a
-path or URL read directly (a Helm repository serving ``index.yaml``, or a folder of chart folders).
+When the platform of these settings runs, they ask it (``GET /my-lab/catalogs``, a ``PUT /my-lab/app`` dry run):
+the same catalogs, charts, restrictions and values as the REST API and the web UI, whatever this shell exports.
+``--catalog`` takes the id of one of its catalogs, or a path or URL read directly, offline (a Helm repository
+serving ``index.yaml``, or a folder of chart folders). When no platform runs (and for ``values --context``,
+``--role`` and ``--chart-defaults``, which the REST API does not take), the catalogs of these settings are read
+here, with the same restrictions for this machine's user, and the command says so.
 """
 
 from __future__ import annotations
@@ -46,6 +50,30 @@ VersionOption = Annotated[
 RoleOption = Annotated[
     list[str] | None, typer.Option("--role", help="User role, for per-role schema overlays (repeatable).")
 ]
+
+
+def _is_location(catalog: str | None) -> bool:
+    """True when ``--catalog`` is a path or URL (read offline) rather than a catalog id."""
+    if catalog is None:
+        return False
+    return "://" in catalog or "/" in catalog or catalog.startswith(".") or Path(catalog).exists()
+
+
+def _platform_client() -> Any:
+    """A client of the running platform of these settings, None when none runs (its lock is not held)."""
+    from sardonyx.cli.platform import running_state
+    from sardonyx.client import PlatformClient
+    from sardonyx.settings import Settings
+
+    settings = Settings()
+    state = running_state(settings)
+    if state is None:
+        return None
+    return PlatformClient(state.get("url", settings.api_url))
+
+
+def _offline_note(reason: str) -> None:
+    Console(stderr=True, highlight=False).print(f"[dim]{escape(reason)}: the catalogs of this shell's settings[/]")
 
 
 def _service(catalog: str | None) -> CatalogService:
@@ -115,6 +143,13 @@ def _short(text: str, width: int = 70) -> str:
 @catalog_app.command("list")
 def list_charts(catalog: CatalogOption = None) -> None:
     """List the catalogs and their charts (newest version of each, highlighted charts first)."""
+    if not _is_location(catalog):
+        client = _platform_client()
+        if client is not None:
+            with client:
+                _list_remote(client.request("GET", "/my-lab/catalogs").json()["catalogs"], catalog)
+            return
+        _offline_note("Sardonyx is not running")
     service = _service(catalog)
     console = Console()
     failed: list[str] = []
@@ -149,6 +184,80 @@ def list_charts(catalog: CatalogOption = None) -> None:
         console.print()
     if failed:
         raise CatalogError(f"{len(failed)} catalog(s) could not be read: {', '.join(failed)}")
+
+
+def _list_remote(catalogs: list[dict[str, Any]], only: str | None) -> None:
+    """``catalog list`` from ``GET /my-lab/catalogs`` (the catalogs this user sees, in the platform's order)."""
+    from sardonyx.errors import NotFound
+
+    if only is not None:
+        catalogs = [c for c in catalogs if c.get("id") == only]
+        if not catalogs:
+            raise NotFound(f"no catalog {only!r} (see `sardonyx catalog list`)")
+    console = Console()
+    failed: list[str] = []
+    for wrapper in catalogs:
+        name = wrapper.get("name")
+        display = name.get("en") or next(iter(name.values()), wrapper["id"]) if isinstance(name, dict) else name
+        where = f"[dim]{escape(str(wrapper.get('status', '')))}  {escape(str(wrapper.get('location', '')))}[/]"
+        console.print(f"[bold]{escape(wrapper['id'])}[/] — {escape(str(display or wrapper['id']))}  {where}",
+                      soft_wrap=True)  # fmt: skip
+        if wrapper.get("error"):
+            console.print(f"  [red]cannot be read:[/] {escape(str(wrapper['error']))}")
+            failed.append(wrapper["id"])
+        packages = list(((wrapper.get("catalog") or {}).get("latestPackages") or {}).values())
+        if wrapper.get("catalog") is not None and not packages:
+            console.print("  [dim](no charts)[/]")
+        elif packages:
+            highlighted = set(wrapper.get("highlightedCharts") or [])
+            table = Table(box=None, padding=(0, 2), show_edge=False, expand=True)
+            names = [f"  {p['name']}{' ★' if p['name'] in highlighted else ''}" for p in packages]
+            table.add_column("chart", no_wrap=True, min_width=max(len(n) for n in names))
+            table.add_column("version", no_wrap=True, min_width=max(7, *(len(str(p["version"])) for p in packages)))
+            table.add_column("description", no_wrap=True, overflow="ellipsis", ratio=1)
+            for package, label in zip(packages, names, strict=True):
+                description = " ".join(str(package.get("description") or "").split())
+                table.add_row(escape(label), escape(str(package["version"])), escape(description))
+            console.print(table)
+        console.print()
+    if failed:
+        raise CatalogError(f"{len(failed)} catalog(s) could not be read: {', '.join(failed)}")
+
+
+def _remote_preview(client: Any, chart: str, catalog: str | None, version: str | None,
+                    set_options: list[str], *, reveal: bool = False) -> dict[str, Any]:  # fmt: skip
+    """The platform's dry run of a launch: which catalog and version it resolves to, and the values."""
+    body = client.launch_body(chart, catalog_id=catalog, version=version, set_options=set_options, dry_run=True,
+                              reveal=reveal)  # fmt: skip
+    result: dict[str, Any] = client.request("PUT", "/my-lab/app", json=body).json()
+    return result
+
+
+def _resolve_on_platform(
+    chart: str, catalog: str | None, version: str | None
+) -> tuple[CatalogService, str, str | None]:
+    """The catalog the running platform resolves ``chart`` to (its order, its restrictions: a chart this user
+    cannot see is not found), loaded here from the location the platform gives; ``(service, catalog id,
+    version)``. When ``catalog`` is a location, or no platform runs, the catalogs of these settings."""
+    from sardonyx.catalog import CatalogConfig, CatalogService
+    from sardonyx.settings import Settings
+
+    client = None if _is_location(catalog) else _platform_client()
+    if client is None:
+        if not _is_location(catalog):
+            _offline_note("Sardonyx is not running")
+        service = _service(catalog)
+        found = _chart(service, catalog, chart, version)
+        return service, found.catalog_id, version
+    with client:
+        preview = _remote_preview(client, chart, catalog, version, [])
+        wrappers = client.request("GET", "/my-lab/catalogs").json()["catalogs"]
+    wrapper = next(w for w in wrappers if w["id"] == preview["catalogId"])
+    config = CatalogConfig.model_validate({k: v for k, v in wrapper.items() if k not in {"catalog", "error"}})
+    logging.getLogger("sardonyx.catalog").setLevel(logging.ERROR)
+    service = CatalogService.from_settings(Settings(), catalogs=[config])
+    service.load()
+    return service, config.id, str(preview["packageVersion"])
 
 
 def _visibility(node: FormNode) -> str:
@@ -197,8 +306,8 @@ def show_chart(
     from sardonyx.catalog.form import build_form
 
     chart, catalog = _split(chart, catalog)
-    service = _service(catalog)
-    chart_version = _chart(service, catalog, chart, version)
+    service, catalog_id, version = _resolve_on_platform(chart, catalog, version)
+    chart_version = service.chart_version(catalog_id, chart, version)
     console = Console()
     versions = service.versions(chart_version.catalog_id, chart_version.name)
     default = service.catalog(chart_version.catalog_id).default_version(chart_version.name).version
@@ -261,6 +370,9 @@ def show_values(
     chart_defaults: Annotated[
         bool, typer.Option("--chart-defaults", help="Merge values.yaml under the result (what templates see).")
     ] = False,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Show secrets (passwords, tokens, keys) in clear; masked by default.")
+    ] = False,
 ) -> None:
     """Print the values of a launch as YAML, as the platform would compute them.
 
@@ -270,12 +382,24 @@ def show_values(
     from sardonyx.catalog.commands import values_yaml
     from sardonyx.catalog.context import LaunchContext
     from sardonyx.catalog.overrides import parse_set_options
+    from sardonyx.masking import mask_values
 
     chart, catalog = _split(chart, catalog)
     overrides = parse_set_options(set_ or [])
+    local_only = context is not None or bool(role) or chart_defaults
+    if not _is_location(catalog) and not local_only:
+        client = _platform_client()
+        if client is not None:
+            with client:
+                preview = _remote_preview(client, chart, catalog, version, list(set_ or []), reveal=reveal)
+            typer.echo(values_yaml(preview["values"]), nl=False)
+            return
+        _offline_note("Sardonyx is not running")
+    elif local_only and not _is_location(catalog):
+        _offline_note("--context, --role and --chart-defaults are computed here")
     launch_context = LaunchContext.from_file(context, base=local_context()) if context is not None else local_context()
     service = _service(catalog)
     chart_version = _chart(service, catalog, chart, version)
     computed = service.compute_values(chart_version, launch_context, overrides, roles=role or ())
     values = computed.helm_values() if chart_defaults else computed.values
-    typer.echo(values_yaml(values), nl=False)
+    typer.echo(values_yaml(values if reveal else mask_values(values)), nl=False)

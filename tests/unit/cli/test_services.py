@@ -147,3 +147,18 @@ def test_dry_run_and_show_command_mask_secrets_unless_revealed(cli: Cli) -> None
     assert code == 0, out + err
     assert "SK-user-alice" not in err and "********" in err and "helm install demo-" in err
     assert 'curl -X PUT -H "Authorization: Bearer $(cat ' in err and "api-token)" in err  # never the token itself
+
+
+def test_catalog_commands_and_values_ask_the_running_platform(cli: Cli) -> None:
+    # this shell's settings know only the built-in catalog; the platform serves its own `test` catalog
+    code, out, err = cli("catalog", "list")
+    assert code == 0, out + err
+    assert out.startswith("test — test") and "demo" in out and "builtin" not in out
+    code, out, err = cli("values", "demo", "--set", "replicas=3")
+    assert code == 0, out + err
+    assert "replicas: 3" in out and "password: '********'" in out and "accessKeyId: <AWS_ACCESS_KEY_ID>" in out
+    code, out, err = cli("catalog", "show", "demo")
+    assert code == 0, out + err
+    assert "catalog test" in out and "replicas" in out
+    code, _, err = cli("values", "jupyter-python")
+    assert code == 1 and "no chart 'jupyter-python' in any catalog" in err

@@ -125,7 +125,11 @@ def test_help_and_settings_read_well(cli: Cli) -> None:
 def test_values_use_this_machines_s3_with_placeholder_keys(cli: Cli, tmp_path: Path) -> None:
     import yaml
 
-    code, out, err = cli("values", "jupyter-python")
+    from sardonyx.settings import builtin_catalog_dir
+
+    # the platform of this fixture serves only its `test` catalog: the built-in one is read offline, by path
+    builtin = str(builtin_catalog_dir())
+    code, out, err = cli("values", "jupyter-python", "--catalog", builtin)
     assert code == 0, err
     values = yaml.safe_load(out)
     assert values["s3"]["enabled"] is True and values["s3"]["accessKeyId"] == "<AWS_ACCESS_KEY_ID>"
@@ -133,7 +137,7 @@ def test_values_use_this_machines_s3_with_placeholder_keys(cli: Cli, tmp_path: P
     assert values["vault"]["enabled"] is False  # this machine has no Vault
     context = tmp_path / "context.yaml"
     context.write_text("s3: null\n")
-    code, out, _ = cli("values", "jupyter-python", "--context", str(context))
+    code, out, _ = cli("values", "jupyter-python", "--catalog", builtin, "--context", str(context))
     assert code == 0 and yaml.safe_load(out)["s3"]["enabled"] is False
 
 

@@ -71,3 +71,20 @@ def test_the_context_flags_are_present_only_with_their_block() -> None:
     assert "s3" not in local and "vault" not in local
     full = LaunchContext.from_mapping({"vault": VAULT}, base=LaunchContext.local_default(login="bob", s3=_s3()))
     assert full.to_dict()["s3"]["enabled"] is True and full.to_dict()["vault"]["enabled"] is True
+
+
+def test_python_api_serves_a_working_example_by_default(catalogs: CatalogService) -> None:
+    """Launched with its defaults, python-api serves a small app whose health check answers (issue 10)."""
+    import types
+
+    from fastapi.testclient import TestClient
+
+    version = catalogs.chart_version("builtin", "python-api")
+    values = catalogs.compute_values(version, LaunchContext.local_default(login="bob")).values
+    api = values["api"]
+    assert api["module"] == "main:app" and api["healthPath"] == "/health" and api["code"].strip()
+    module = types.ModuleType("main")
+    exec(compile(api["code"], "main.py", "exec"), module.__dict__)  # noqa: S102 - the chart's own default source
+    with TestClient(module.app) as client:
+        assert client.get(api["healthPath"]).json() == {"status": "ok"}
+        assert client.get("/hello", params={"name": "Insee"}).json() == {"message": "Hello, Insee!"}

@@ -379,6 +379,7 @@ def open_service(
     ] = None,
     browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open it in a web browser.")] = True,
     show_command: ShowCommand = False,
+    reveal: RevealOption = False,
     url: UrlOption = None,
 ) -> None:
     """Open the web UI logged in (a one-time login link), or a service logged in (its URL carries its login).
@@ -409,5 +410,11 @@ def open_service(
             raise BadRequest(f"{who} is starting: it has no URL yet (`sardonyx services` says when it runs)")
         raise BadRequest(f"{who} {status_phrase(details['status'])}: it has no URL to open")
     _report(details)
+    login = details.get("loginUrl") or details["urls"][0]
+    if login != details["urls"][0]:
+        from sardonyx.masking import mask_text
+
+        shown = login if reveal else mask_text(login, [str(details.get("password") or "")])
+        console.print(f"  Log in:   [bold]{escape(shown)}[/]", soft_wrap=True)
     if browser:
-        webbrowser.open(details["urls"][0])
+        webbrowser.open(login)

@@ -552,7 +552,15 @@ class ServiceManager:
         if (status.status.value, status.reason, status.message) != (record.status, record.reason, record.message):
             self._record(record.id, status.status.value, status.reason, status.message)
             record = self.store.find_service(record.id) or record
-        return replace(_view(record, status), env=self._env(record))
+        return replace(_view(record, status), env=self._env(record), login_query=self._login_query(record))
+
+    def _login_query(self, record: ServiceRecord) -> str | None:
+        """The chart's ``sardonyx.dev/login-query`` (see ``ServiceView.login_query``); None once it left the catalog."""
+        try:
+            chart = self.catalogs.chart_version(record.catalog_id, record.chart, record.version)
+        except SardonyxError:
+            return None
+        return chart.annotations.get("sardonyx.dev/login-query") or None
 
     def _record(self, service_id: str, status: str, reason: str | None, message: str | None) -> None:
         transition = self.store.record_status(service_id, status, reason, message)

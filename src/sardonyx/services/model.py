@@ -170,6 +170,19 @@ class ServiceView:
     notes: str | None = None
     env: Mapping[str, str] | None = None
     """``flatten_values(values)`` when the caller already has it (the service layer caches it per service)."""
+    login_query: str | None = None
+    """The query parameter that logs into the service with its password (the chart's ``sardonyx.dev/login-query``
+    annotation: ``token`` for JupyterLab), None when its URL needs no login or the service logs in its own way."""
+
+    @property
+    def login_url(self) -> str | None:
+        """The URL that opens the service logged in (``<url>?token=<password>``), else its plain URL."""
+        url, password = self.url, self.password
+        if url is None or not self.login_query or not password:
+            return url
+        from urllib.parse import urlencode
+
+        return f"{url}{'&' if '?' in url else '?'}{urlencode({self.login_query: password})}"
 
     @property
     def suspended(self) -> bool:
@@ -226,6 +239,7 @@ class ServiceView:
             "friendlyName": self.friendly_name,
             "share": self.share,
             "password": service_password(self.values, env),
+            "loginUrl": self.login_url,
         }
         if self.notes is not None:
             data["postInstallInstructions"] = self.notes

@@ -35,6 +35,7 @@ import httpx
 import psutil
 
 from benchmarks._common import Figure, percentile, report
+from sardonyx.auth import auth_headers
 from sardonyx.ports import free_ports
 from sardonyx.settings import SeaweedFSPorts
 
@@ -93,7 +94,8 @@ def bench_launch(runs: int) -> list[Figure]:
         timings: list[float] = []
         try:
             url = f"http://127.0.0.1:{env['SARDONYX_PORT']}"
-            with httpx.Client(base_url=url, timeout=httpx.Timeout(30, read=900)) as client:
+            headers = auth_headers(Path(tmp))  # the API token `sardonyx up` created in the data directory
+            with httpx.Client(base_url=url, timeout=httpx.Timeout(30, read=900), headers=headers) as client:
                 for run in range(runs + 1):
                     begin = time.perf_counter()
                     body = {"catalogId": "builtin", "packageName": "jupyter-python"}
@@ -129,7 +131,7 @@ def bench_services(requests: int, services: int = 50) -> list[Figure]:
         cli(env, "up")
         try:
             url = f"http://127.0.0.1:{env['SARDONYX_PORT']}"
-            with httpx.Client(base_url=url, timeout=60) as client:
+            with httpx.Client(base_url=url, timeout=60, headers=auth_headers(Path(tmp))) as client:
                 charts = ["jupyter-python", "mlflow", "python-job", "python-api"]
                 for index in range(services):
                     body = {"catalogId": "builtin", "packageName": charts[index % 4], "friendlyName": f"s{index}"}

@@ -114,7 +114,7 @@ class LocalAuthenticator(Authenticator):
         return None
 
     def login_hint(self) -> str:
-        return "open the login link that `sardonyx up` or `sardonyx open` prints"
+        return "open the login link that sardonyx up or sardonyx open prints"
 
     # -- login links -------------------------------------------------------------------------------------
     def new_login_code(self) -> str:

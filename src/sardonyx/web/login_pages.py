@@ -17,9 +17,9 @@ from fastapi.responses import RedirectResponse
 
 from sardonyx.errors import Unauthorized
 from sardonyx.web.render import page
-from sardonyx.web.routing import platform_of
+from sardonyx.web.routing import WebRoute, platform_of
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
 def safe_next(target: str | None) -> str:

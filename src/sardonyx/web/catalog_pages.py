@@ -268,6 +268,8 @@ async def launcher_page(request: Request, catalog_id: str, chart_name: str) -> R
         state,
         friendly_name,
         session,
+        # Onyxia's autoLaunch: the one GET that acts. The request guard lets GETs through; the hook to restrict it
+        # (issue 19) is sardonyx.auth.navigation_is_same_origin(request.headers).
         launch=parameters.auto_launch,
         show_errors=bool(state.violations),
     )

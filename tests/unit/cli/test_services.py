@@ -166,3 +166,13 @@ def test_catalog_commands_and_values_ask_the_running_platform(cli: Cli) -> None:
     assert "catalog test" in out and "replicas" in out
     code, _, err = cli("values", "jupyter-python")
     assert code == 1 and "no chart 'jupyter-python' in any catalog" in err
+
+
+def test_the_cli_reads_the_token_itself_and_says_where_it_looked(cli: Cli) -> None:
+    from sardonyx.auth import api_token_path
+
+    assert cli("services")[0] == 0  # the token of SARDONYX_DATA_DIR, read by PlatformClient on its own
+    token_file = api_token_path(cli.platform.settings.data_dir)
+    token_file.unlink()
+    code, _, err = cli("services")
+    assert code == 1 and f"no API token in {token_file}" in " ".join(err.split()) and "Traceback" not in err

@@ -41,3 +41,10 @@ class Authenticator(ABC):
     @abstractmethod
     def login_hint(self) -> str:
         """How a person gets a session, as the end of a sentence ("open the login link that ... prints")."""
+
+    def login_redirect(self, connection: HTTPConnection, next_path: str) -> str | None:
+        """Where to send a browser without a session that asked for ``next_path``: an OIDC mode answers its
+        authorization URL (code flow with PKCE, ``next_path`` kept in its state); None (local mode) shows the
+        login page with ``login_hint``."""
+        del connection, next_path
+        return None

@@ -49,7 +49,14 @@ def error_page(request: Request, error: SardonyxError) -> Response:
     from sardonyx.errors import Unauthorized
 
     if isinstance(error, Unauthorized):
+        from fastapi.responses import RedirectResponse
+
         from sardonyx.web.login_pages import login_page
+
+        target = request.url.path if request.method == "GET" else "/"
+        redirect = platform_of(request).authenticator.login_redirect(request, target)
+        if redirect is not None:
+            return RedirectResponse(redirect, status_code=303)
 
         message = "You are not logged in." if "required" in error.message else f"{error.message.capitalize()}."
         return login_page(request, message, next_path=request.url.path if request.method == "GET" else "/")

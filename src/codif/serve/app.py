@@ -70,9 +70,11 @@ class InvalidForms(SardonyxError):
 
 
 def _problem_response(error: SardonyxError, request: Request) -> JSONResponse:
-    headers = {"WWW-Authenticate": error.extra.pop("challenge")} if "challenge" in error.extra else None
     return JSONResponse(
-        error.to_problem(instance=request.url.path), status_code=error.status, media_type=_PROBLEM, headers=headers
+        error.to_problem(instance=request.url.path),
+        status_code=error.status,
+        media_type=_PROBLEM,
+        headers=error.headers or None,
     )
 
 
